@@ -1,0 +1,181 @@
+"""The one typed settings module: every knob c360 has, read from `C360_*` variables.
+
+Profiles (`local`, `stack`, `cloud`) are data: each is a set of defaults for where the
+catalog, warehouse and sources live. Explicit settings always win over a profile's defaults.
+Nothing else in the code base reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CATALOG_NAME = "c360"
+
+
+class ProfileName(StrEnum):
+    LOCAL = "local"
+    STACK = "stack"
+    CLOUD = "cloud"
+
+
+class Scale(StrEnum):
+    TINY = "tiny"
+    SMALL = "small"
+    MEDIUM = "medium"
+    LARGE = "large"
+
+
+# People in the simulated world per scale preset; every source's volume derives from this.
+SCALE_PEOPLE: dict[Scale, int] = {
+    Scale.TINY: 1_000,
+    Scale.SMALL: 20_000,
+    Scale.MEDIUM: 200_000,
+    Scale.LARGE: 1_000_000,
+}
+
+
+class S3Settings(BaseModel):
+    """Object-store endpoint and credentials; empty fields fall back to the AWS default chain."""
+
+    endpoint: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    region: str | None = None
+
+
+class CatalogSettings(BaseModel):
+    """Where the Iceberg catalog and warehouse live. `{home}` expands to `C360_HOME`."""
+
+    type: Literal["sql", "rest", "glue"] = "sql"
+    uri: str | None = None
+    warehouse: str | None = None
+    s3: S3Settings = Field(default_factory=S3Settings)
+
+
+class SourceSettings(BaseModel):
+    """Where the simulated source systems live. `{home}` expands to `C360_HOME`."""
+
+    crm_url: str | None = None
+    orders_url: str | None = None
+    landing: str | None = None
+
+
+class Profile(BaseModel):
+    """A named set of defaults: one deployment shape of the same code."""
+
+    description: str
+    catalog: CatalogSettings
+    sources: SourceSettings
+
+
+PROFILES: dict[ProfileName, Profile] = {
+    ProfileName.LOCAL: Profile(
+        description="embedded: SQLite catalog, local-disk warehouse and sources; no services",
+        catalog=CatalogSettings(
+            type="sql",
+            uri="sqlite:///{home}/catalog.db",
+            warehouse="file://{home}/warehouse",
+        ),
+        sources=SourceSettings(
+            crm_url="sqlite:///{home}/sources/crm.db",
+            orders_url="sqlite:///{home}/sources/orders.db",
+            landing="{home}/sources/landing",
+        ),
+    ),
+    ProfileName.STACK: Profile(
+        description="docker compose services: PostgreSQL catalog, MinIO warehouse, MySQL CRM",
+        catalog=CatalogSettings(
+            type="sql",
+            uri="postgresql+psycopg2://c360:c360@127.0.0.1:5432/iceberg",
+            warehouse="s3://c360-lakehouse/warehouse",
+            s3=S3Settings(
+                endpoint="http://127.0.0.1:9000",
+                access_key_id="minioadmin",
+                secret_access_key="minioadmin",
+                region="us-east-1",
+            ),
+        ),
+        sources=SourceSettings(
+            crm_url="mysql+pymysql://root:c360@127.0.0.1:3306/crm",
+            orders_url="postgresql+psycopg2://c360:c360@127.0.0.1:5432/orders",
+            landing="s3://c360-landing/drops",
+        ),
+    ),
+    ProfileName.CLOUD: Profile(
+        description="AWS: Glue catalog, S3 warehouse, sources over the network; Snowflake for dbt",
+        catalog=CatalogSettings(
+            type="glue",
+            warehouse="s3://customer360-lakehouse/warehouse",
+            s3=S3Settings(region="us-east-1"),
+        ),
+        sources=SourceSettings(landing="s3://customer360-landing/drops"),
+    ),
+}
+
+
+class Settings(BaseSettings):
+    """All of c360's settings. Nested fields use `__`, e.g. `C360_CATALOG__URI`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="C360_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    home: Path = REPO_ROOT / "lakehouse"
+    profile: ProfileName = ProfileName.LOCAL
+    seed: int = 42
+    scale: Scale = Scale.SMALL
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
+    sources: SourceSettings = Field(default_factory=SourceSettings)
+    dbt_target: str = "dev"
+    prefect_api_url: str | None = None
+    run_id: str | None = None
+
+    def resolved_catalog(self) -> CatalogSettings:
+        """The catalog settings in force: explicit values over the profile's defaults."""
+        base = PROFILES[self.profile].catalog
+        explicit = self.catalog.model_dump(exclude_unset=True)
+        s3 = base.s3.model_copy(update=explicit.pop("s3", {}))
+        merged = base.model_copy(update={**explicit, "s3": s3})
+        return merged.model_copy(
+            update={"uri": self._expand(merged.uri), "warehouse": self._expand(merged.warehouse)}
+        )
+
+    def resolved_sources(self) -> SourceSettings:
+        """The source locations in force: explicit values over the profile's defaults."""
+        merged = PROFILES[self.profile].sources.model_copy(
+            update=self.sources.model_dump(exclude_unset=True)
+        )
+        return SourceSettings(**{k: self._expand(v) for k, v in merged.model_dump().items()})
+
+    @property
+    def people(self) -> int:
+        return SCALE_PEOPLE[self.scale]
+
+    @property
+    def sources_dir(self) -> Path:
+        return self.home / "sources"
+
+    @property
+    def dbt_dir(self) -> Path:
+        return self.home / "dbt"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.home / "prefect"
+
+    def _expand(self, value: str | None) -> str | None:
+        return None if value is None else value.replace("{home}", str(self.home.resolve()))
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment (and `.env`), with explicit overrides applied on top."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
