@@ -179,3 +179,40 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment (and `.env`), with explicit overrides applied on top."""
     return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """`settings` as `C360_*` variables: what a child process (dbt, a Prefect worker) needs
+    to load the very same settings."""
+    env: dict[str, str] = {}
+
+    def flatten(prefix: str, value: object) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                flatten(f"{prefix}__{key.upper()}", item)
+        elif value is not None:
+            env[prefix] = str(value)
+
+    # Only what was set explicitly: a default written out would override a profile's.
+    for key, value in settings.model_dump(mode="json", exclude_unset=True).items():
+        flatten(f"C360_{key.upper()}", value)
+    env |= {
+        "C360_HOME": str(settings.home.resolve()),
+        "C360_PROFILE": settings.profile.value,
+        "C360_DBT_TARGET": settings.dbt_target,
+    }
+    return env
+
+
+def prefect_env(settings: Settings) -> dict[str, str]:
+    """Prefect's own settings for a c360 process: state under C360_HOME, no telemetry."""
+    env = {
+        "PREFECT_HOME": str(settings.prefect_home),
+        # Telemetry from the temporary server caused "database is locked" errors offline.
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+        "DO_NOT_TRACK": "1",
+    }
+    if settings.prefect_api_url:
+        env["PREFECT_API_URL"] = settings.prefect_api_url
+    return env

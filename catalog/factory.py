@@ -53,9 +53,11 @@ def open_catalog(settings: Settings) -> Catalog:
     try:
         return load_catalog(CATALOG_NAME, **catalog_properties(catalog))
     except OperationalError as exc:
+        # Driver messages span lines (psycopg2 adds a hint line); the error must stay one line.
+        reason = " ".join(str(exc.orig).split())
         raise CatalogUnavailableError(
-            f"cannot reach the {catalog.type} catalog at {_redact(catalog.uri)}: "
-            f"{exc.orig}. Start it, or pick another profile with --profile/C360_PROFILE."
+            f"cannot reach the {catalog.type} catalog at {_redact(catalog.uri)} ({reason}). "
+            "Start it, or pick another profile with --profile/C360_PROFILE."
         ) from exc
 
 

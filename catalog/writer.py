@@ -97,8 +97,13 @@ def fit_to_schema(data: pa.Table | pl.DataFrame, schema: Schema, table_name: str
 
 def _cast(column: pa.ChunkedArray, field: pa.Field, table_name: str) -> pa.ChunkedArray:
     source = column.type
-    if pa.types.is_timestamp(source) and source.tz is None and pa.types.is_timestamp(field.type):
-        column = pc.assume_timezone(column, "UTC") if field.type.tz else column
+    if pa.types.is_timestamp(source) and pa.types.is_timestamp(field.type):
+        if source.tz is None and field.type.tz:
+            column = pc.assume_timezone(column, "UTC")
+        if source.unit == "ns" and field.type.unit == "us":
+            # Iceberg stores microseconds: drop sub-microsecond digits (pandas' default unit)
+            # instead of refusing the cast as lossy.
+            column = column.cast(pa.timestamp("us", column.type.tz), safe=False)
     try:
         return column.cast(field.type)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
@@ -153,7 +158,7 @@ def write(
         if mode == "append" and frame.num_rows == 0:
             return WriteResult(definition.identifier_name, batch_id, 0, None)
         try:
-            if mode == "append":
+            if mode == "append" or table.current_snapshot() is None:
                 table.append(frame, snapshot_properties=summary)
             else:
                 table.overwrite(

@@ -1,0 +1,183 @@
+"""The `c360` command line: run the pipeline, simulate sources, inspect the lakehouse."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from datetime import UTC, datetime
+from typing import Annotated
+from uuid import uuid4
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from c360.settings import ProfileName, Scale, Settings, load_settings, prefect_env
+
+app = typer.Typer(
+    help="c360: a local-first Customer 360 lakehouse on Apache Iceberg.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+ProfileOption = Annotated[
+    ProfileName | None,
+    typer.Option("--profile", help="Deployment profile (default: C360_PROFILE or local)."),
+]
+ScaleOption = Annotated[
+    Scale | None, typer.Option("--scale", help="World size (default: C360_SCALE or small).")
+]
+SeedOption = Annotated[int | None, typer.Option("--seed", help="Simulation seed (default 42).")]
+
+
+class UserError(Exception):
+    """An error the user can fix; shown as one line, no traceback."""
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        settings = load_settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise UserError(f"bad setting {where}: {first['msg']}") from exc
+    settings.prefect_home.mkdir(parents=True, exist_ok=True)
+    os.environ.update(prefect_env(settings))
+    return settings
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from catalog.factory import CatalogUnavailableError
+    from catalog.writer import SchemaMismatchError
+    from flows.model import DbtFailedError
+    from simulator.emitters.database import SourceUnavailableError
+    from simulator.world import WorldMismatchError
+
+    return (
+        UserError,
+        CatalogUnavailableError,
+        SourceUnavailableError,
+        WorldMismatchError,
+        DbtFailedError,
+        SchemaMismatchError,
+    )
+
+
+def main() -> None:
+    """Entry point: run the app, turning known errors into one clear line."""
+    try:
+        app()
+    except _known_errors() as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise SystemExit(1) from None
+
+
+def new_run_id() -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid4().hex[:6]}"
+
+
+@app.command()
+def run(
+    profile: ProfileOption = None,
+    scale: ScaleOption = None,
+    seed: SeedOption = None,
+) -> None:
+    """Run the whole pipeline: sources -> raw -> staging -> dbt -> curated."""
+    settings = _settings(profile=profile, scale=scale, seed=seed)
+    from flows.pipeline import pipeline
+
+    run_id = new_run_id()
+    console.print(
+        f"[bold]c360 run[/] {run_id}: profile [cyan]{settings.profile}[/], scale "
+        f"[cyan]{settings.scale}[/] ({settings.people:,} people), seed {settings.seed}, "
+        f"home {settings.home}"
+    )
+    started = time.perf_counter()
+    result = pipeline(settings, run_id)
+    elapsed = time.perf_counter() - started
+    _print_summary(settings, result.writes, elapsed)
+
+
+def _print_summary(settings: Settings, writes: list, elapsed: float) -> None:  # type: ignore[type-arg]
+    from catalog.factory import open_catalog
+    from catalog.registry import TABLES
+
+    catalog = open_catalog(settings)
+    written = {w.table: w.rows for w in writes}
+    table = Table(title="lakehouse tables", title_justify="left")
+    for column in ("table", "rows", "written this run"):
+        table.add_column(column, justify="left" if column == "table" else "right")
+    for name in TABLES:
+        snapshot = catalog.load_table(name).current_snapshot()
+        total = snapshot.summary["total-records"] if snapshot and snapshot.summary else "0"
+        table.add_row(name, f"{int(total or 0):,}", f"{written.get(name, 0):,}")
+    console.print(table)
+    console.print(f"[bold green]done[/] in {elapsed:.1f} s. Next:")
+    console.print("  just ui          watch the runs in the Prefect UI")
+    console.print("  c360 catalog     open the lakehouse from pyiceberg, Polars or DuckDB")
+
+
+@app.command()
+def simulate(
+    profile: ProfileOption = None,
+    scale: ScaleOption = None,
+    seed: SeedOption = None,
+) -> None:
+    """Emit the simulated world into the source systems (no pipeline)."""
+    settings = _settings(profile=profile, scale=scale, seed=seed)
+    from simulator.world import simulate as run_simulation
+
+    report = run_simulation(settings)
+    state = "already emitted" if report.already_emitted else "emitted"
+    for source, rows in report.emitted.items():
+        console.print(f"{source}: {rows:,} rows {state} (day {report.day})")
+
+
+@app.command("catalog")
+def show_catalog(profile: ProfileOption = None) -> None:
+    """Print the catalog settings an outside reader needs, and how to use them."""
+    settings = _settings(profile=profile)
+    from catalog.factory import catalog_properties
+
+    props = catalog_properties(settings.resolved_catalog())
+    console.print(f"catalog name: c360   profile: {settings.profile}")
+    for key, value in props.items():
+        shown = "***" if "secret" in key else value
+        console.print(f"  {key} = {shown}")
+    args = ", ".join(f'"{k}": "{v}"' for k, v in props.items() if "secret" not in k)
+    console.print("\nfrom pyiceberg.catalog import load_catalog")
+    console.print(f'catalog = load_catalog("c360", **{{{args}}})', soft_wrap=True)
+    console.print('catalog.load_table("curated.customers").scan().to_polars()')
+
+
+@app.command()
+def model(
+    target: Annotated[
+        str, typer.Option(help="dbt target: dev (DuckDB) or prod (Snowflake).")
+    ] = "dev",
+    command: Annotated[str, typer.Argument(help="dbt command")] = "build",
+) -> None:
+    """Run dbt on the project in dbt/ against a target (the curated models)."""
+    settings = _settings(dbt_target=target)
+    from flows.model import run_dbt
+
+    run_dbt(settings, [command])
+
+
+@app.command()
+def reset(
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete C360_HOME: the lakehouse, the simulated sources and run history."""
+    settings = _settings()
+    if not settings.home.exists():
+        console.print(f"{settings.home} does not exist: nothing to reset")
+        return
+    if not yes:
+        typer.confirm(f"Delete {settings.home} and everything in it?", abort=True)
+    shutil.rmtree(settings.home)
+    console.print(f"deleted {settings.home}")

@@ -1,0 +1,75 @@
+"""The pipeline's own records in the `ops` zone: runs and the tables each one wrote."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from datetime import datetime
+
+import polars as pl
+from pyiceberg.catalog import Catalog
+
+from c360.settings import REPO_ROOT, Settings
+from catalog.tables import ops
+from catalog.writer import WriteResult, write
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run_id: str
+    status: str
+    started_at: datetime
+    finished_at: datetime
+
+    @property
+    def duration_s(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+def code_version() -> str | None:
+    """The git commit the code runs from, or None outside a checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def record_run(
+    catalog: Catalog, settings: Settings, run: RunRecord, writes: list[WriteResult]
+) -> None:
+    """Append the run and every commit it made to `ops.pipeline_runs`/`ops.table_writes`."""
+    committed = [w for w in writes if not w.skipped]
+    if committed:
+        rows = pl.DataFrame(
+            {
+                "run_id": run.run_id,
+                "table_name": [w.table for w in committed],
+                "snapshot_id": [w.snapshot_id for w in committed],
+                "rows_written": [w.rows for w in committed],
+                "batch_id": [w.batch_id for w in committed],
+                "written_at": run.finished_at,
+            }
+        )
+        write(catalog, ops.TABLE_WRITES, rows, batch_id=f"{run.run_id}:writes", run_id=run.run_id)
+    summary = pl.DataFrame(
+        {
+            "run_id": [run.run_id],
+            "profile": settings.profile.value,
+            "scale": settings.scale.value,
+            "seed": settings.seed,
+            "status": run.status,
+            "started_at": run.started_at,
+            "finished_at": run.finished_at,
+            "duration_s": run.duration_s,
+            "code_version": code_version(),
+        }
+    )
+    write(catalog, ops.PIPELINE_RUNS, summary, batch_id=f"{run.run_id}:run", run_id=run.run_id)

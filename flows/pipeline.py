@@ -1,0 +1,63 @@
+"""The whole pipeline: simulate, ingest, stage, model, publish, record. `c360 run` is this."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from c360.settings import Settings
+from catalog.factory import open_catalog
+from catalog.registry import ensure_all
+from catalog.run_log import RunRecord, record_run
+from catalog.writer import WriteResult
+from flows.ingest import ingest_flow
+from flows.model import model_flow
+from flows.publish import publish_flow
+from flows.stage import stage_flow
+from simulator.world import SimulationReport, simulate
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    run_id: str
+    simulation: SimulationReport
+    writes: list[WriteResult] = field(default_factory=list)
+    dbt_nodes: int = 0
+
+
+@task(cache_policy=NO_CACHE)
+def simulate_task(settings: Settings) -> SimulationReport:
+    """Emit the simulated world into every source system."""
+    return simulate(settings)
+
+
+@task(cache_policy=NO_CACHE)
+def prepare_lakehouse(settings: Settings) -> list[str]:
+    """Create the zone namespaces and every declared table where missing."""
+    return sorted(ensure_all(open_catalog(settings)))
+
+
+@task(cache_policy=NO_CACHE)
+def record_run_task(
+    settings: Settings, run_id: str, started_at: datetime, writes: list[WriteResult]
+) -> None:
+    """Write the run and its commits to the `ops` zone."""
+    run = RunRecord(run_id, "completed", started_at, datetime.now(UTC))
+    record_run(open_catalog(settings), settings, run, writes)
+
+
+@flow(name="c360-pipeline")
+def pipeline(settings: Settings, run_id: str) -> PipelineResult:
+    """Sources to curated tables, end to end, on the settings' profile."""
+    started_at = datetime.now(UTC)
+    prepare_lakehouse(settings)
+    simulation = simulate_task(settings)
+    writes = ingest_flow(settings, run_id)
+    writes += stage_flow(settings, run_id)
+    dbt_nodes = model_flow(settings)
+    writes += publish_flow(settings, run_id)
+    record_run_task(settings, run_id, started_at, writes)
+    return PipelineResult(run_id, simulation, writes, dbt_nodes)

@@ -1,0 +1,52 @@
+"""Publish: copy dbt's curated models into the lakehouse's `curated` Iceberg tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from pyiceberg.catalog import Catalog
+
+from c360.settings import Settings
+from catalog.factory import open_catalog
+from catalog.tables import curated
+from catalog.tables.definition import TableDef
+from catalog.writer import WriteResult, content_batch_id, write
+
+# dbt relation -> the curated table it is published as.
+PUBLISHED: dict[str, TableDef] = {"marts.customers": curated.CUSTOMERS}
+
+
+def publish_model(
+    catalog: Catalog, database: Path, relation: str, target: TableDef, *, run_id: str
+) -> WriteResult:
+    """Replace `target` with the dbt model `relation` from the dbt DuckDB file.
+
+    The batch id is a digest of the model's rows, so publishing an unchanged model commits
+    nothing.
+    """
+    order = ", ".join(target.identifier)
+    with duckdb.connect(str(database), read_only=True) as con:
+        data = con.sql(f"select * from {relation} order by {order}").fetch_arrow_table()
+    batch_id = content_batch_id(target.identifier_name, data)
+    return write(catalog, target, data, batch_id=batch_id, run_id=run_id, mode="overwrite")
+
+
+@task(retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE)
+def publish_task(settings: Settings, relation: str, run_id: str) -> WriteResult:
+    """Publish one dbt model into its curated table."""
+    return publish_model(
+        open_catalog(settings),
+        settings.dbt_dir / "c360.duckdb",
+        relation,
+        PUBLISHED[relation],
+        run_id=run_id,
+    )
+
+
+@flow(name="publish")
+def publish_flow(settings: Settings, run_id: str) -> list[WriteResult]:
+    """Publish every curated model."""
+    return [publish_task(settings, relation, run_id) for relation in PUBLISHED]

@@ -1,0 +1,1 @@
+"""Where the simulator puts what each source system emits, one module per source kind."""

@@ -1,0 +1,134 @@
+"""The catalog factory on each backend: SQLite, PostgreSQL, and an S3 warehouse."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pytest
+from pyiceberg.catalog import load_catalog
+from pyiceberg.transforms import DayTransform
+
+from c360.settings import CatalogSettings, Settings
+from catalog.factory import CatalogUnavailableError, catalog_properties, open_catalog
+from catalog.registry import TABLES, ensure_all
+from catalog.tables import raw
+from catalog.writer import write
+from tests.catalog.sample_data import crm_customer_rows
+
+if TYPE_CHECKING:
+    from tests.conftest import S3Server
+
+ZONES = [("curated",), ("ops",), ("raw",), ("staging",)]
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.integration),
+        pytest.param("sqlite+s3", marks=pytest.mark.integration),
+    ]
+)
+def backend_settings(
+    request: pytest.FixtureRequest, make_settings: Callable[..., Settings]
+) -> Settings:
+    """Settings for one catalog backend, each starting empty."""
+    if request.param == "postgresql":
+        return make_settings(catalog=CatalogSettings(uri=request.getfixturevalue("postgres_url")))
+    if request.param == "sqlite+s3":
+        s3: S3Server = request.getfixturevalue("s3_server")
+        warehouse = f"{s3.unique_prefix()}/wh"
+        return make_settings(catalog=CatalogSettings(warehouse=warehouse, s3=s3.s3_settings()))
+    return make_settings()
+
+
+def test_ensure_all_creates_the_four_zone_namespaces(backend_settings: Settings) -> None:
+    catalog = open_catalog(backend_settings)
+    assert catalog.list_namespaces() == []
+
+    ensure_all(catalog)
+
+    assert sorted(catalog.list_namespaces()) == ZONES
+
+
+def test_ensure_all_creates_each_table_once(backend_settings: Settings) -> None:
+    first = ensure_all(open_catalog(backend_settings))
+    second = ensure_all(open_catalog(backend_settings))
+
+    catalog = open_catalog(backend_settings)
+    listed = [".".join(ident) for zone in ZONES for ident in catalog.list_tables(zone)]
+    assert sorted(listed) == sorted(TABLES)
+    # The second pass opened the same tables: no new table, no new metadata version.
+    assert {name: t.metadata_location for name, t in second.items()} == {
+        name: t.metadata_location for name, t in first.items()
+    }
+    for name, table in first.items():
+        assert table.schema().column_names == TABLES[name].column_names
+        assert table.properties["commit.retry.num-retries"] == "10"
+    raw_spec = first["raw.crm_customers"].spec()
+    assert [(f.name, f.transform) for f in raw_spec.fields] == [("ingested_at_day", DayTransform())]
+
+
+def test_catalog_properties_open_the_same_catalog(backend_settings: Settings) -> None:
+    rows = crm_customer_rows(["c1", "c2", "c3"], batch_id="b1")
+    result = write(
+        open_catalog(backend_settings), raw.CRM_CUSTOMERS, rows, batch_id="b1", run_id="r1"
+    )
+
+    # What an outside reader (a notebook, DuckDB via pyiceberg) does with the properties.
+    outside = load_catalog("c360", **catalog_properties(backend_settings.resolved_catalog()))
+    table = outside.load_table("raw.crm_customers")
+
+    snapshot = table.current_snapshot()
+    assert snapshot is not None
+    assert snapshot.snapshot_id == result.snapshot_id
+    read = table.scan().to_arrow().sort_by("customer_id")
+    assert read.to_pylist() == rows.to_pylist()
+
+
+@pytest.mark.integration
+def test_writes_rows_to_an_s3_warehouse(
+    make_settings: Callable[..., Settings], s3_server: S3Server
+) -> None:
+    prefix = s3_server.unique_prefix()
+    settings = make_settings(
+        catalog=CatalogSettings(warehouse=f"{prefix}/wh", s3=s3_server.s3_settings())
+    )
+    catalog = open_catalog(settings)
+    rows = crm_customer_rows([f"c{i:03}" for i in range(50)], batch_id="b1")
+
+    result = write(catalog, raw.CRM_CUSTOMERS, rows, batch_id="b1", run_id="r1")
+
+    assert result.rows == 50
+    table = catalog.load_table("raw.crm_customers")
+    assert table.location().startswith(f"{prefix}/wh/")
+    assert table.scan().to_arrow().sort_by("customer_id").to_pylist() == rows.to_pylist()
+    # The files are in the bucket, not on local disk.
+    key_prefix = prefix.removeprefix(f"s3://{s3_server.bucket}/")
+    listing = s3_server.client().list_objects_v2(Bucket=s3_server.bucket, Prefix=key_prefix)
+    keys = [o["Key"] for o in listing.get("Contents", [])]
+    assert any(k.endswith(".parquet") and "/data/" in k for k in keys)
+    assert any(k.endswith(".metadata.json") for k in keys)
+    assert not (settings.home / "warehouse").exists()
+
+
+def test_unreachable_postgresql_raises_a_one_line_error(
+    make_settings: Callable[..., Settings],
+) -> None:
+    # A bound socket that never listens: connecting to it is refused, deterministically.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        uri = f"postgresql+psycopg2://c360:s3cret@127.0.0.1:{port}/iceberg"
+        settings = make_settings(catalog=CatalogSettings(uri=uri))
+
+        with pytest.raises(CatalogUnavailableError) as raised:
+            open_catalog(settings)
+
+    message = str(raised.value)
+    assert "\n" not in message
+    assert f"c360:***@127.0.0.1:{port}/iceberg" in message
+    assert "s3cret" not in message
+    assert "refused" in message
+    assert "--profile" in message

@@ -1,0 +1,242 @@
+"""Shared fixtures: settings and catalogs under a temporary home, and the real services
+(an S3 server, the machine's PostgreSQL) that integration tests talk to."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sysconfig
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import boto3
+import psycopg2
+import pytest
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from pyiceberg.catalog import Catalog
+
+from c360.settings import S3Settings, Settings, load_settings
+from catalog.factory import open_catalog
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+LOCALHOST = "127.0.0.1"
+POSTGRES_PORT = 5432
+POSTGRES_USERS = ("postgres", "root")
+S3_BUCKET = "c360-test"
+S3_ACCESS_KEY_ID = "c360-test-key"
+S3_SECRET_ACCESS_KEY = "c360-test-secret"
+S3_REGION = "us-east-1"
+S3_START_TIMEOUT_S = 60
+
+
+@pytest.fixture(autouse=True)
+def _no_c360_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests see no `C360_*` variables from the shell that runs them."""
+    for name in list(os.environ):
+        if name.startswith("C360_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Settings]:
+    """Build settings under the test's home, with `load_settings` overrides on top."""
+
+    def make(**overrides: object) -> Settings:
+        with monkeypatch.context() as m:
+            m.chdir(tmp_path)  # so a developer's `.env` in the repo is not read
+            return load_settings(home=tmp_path, **overrides)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    """Local-profile settings (SQLite catalog, file warehouse) under a fresh home."""
+    return make_settings()
+
+
+@pytest.fixture
+def catalog(settings: Settings) -> Catalog:
+    """The lakehouse catalog for `settings`: an empty SQLite catalog."""
+    return open_catalog(settings)
+
+
+# --- S3 -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """A running S3-compatible server and the bucket the tests may write to."""
+
+    endpoint: str
+    bucket: str
+    access_key_id: str = S3_ACCESS_KEY_ID
+    secret_access_key: str = S3_SECRET_ACCESS_KEY
+    region: str = S3_REGION
+
+    def s3_settings(self) -> S3Settings:
+        return S3Settings(
+            endpoint=self.endpoint,
+            access_key_id=self.access_key_id,
+            secret_access_key=self.secret_access_key,
+            region=self.region,
+        )
+
+    def client(self) -> S3Client:
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+            region_name=self.region,
+            config=Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 1}),
+        )
+
+    def unique_prefix(self) -> str:
+        """An `s3://` location no other test writes to."""
+        return f"s3://{self.bucket}/{uuid.uuid4().hex[:12]}"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOCALHOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _weed_binary() -> Path:
+    weed = Path(sysconfig.get_path("scripts")) / "weed"
+    if not weed.exists():
+        pytest.fail(f"no `weed` binary at {weed}: install the dev group (`uv sync`)")
+    return weed
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real SeaweedFS S3 server (`weed mini`) on free 127.0.0.1 ports, for the session."""
+    data_dir = tmp_path_factory.mktemp("seaweedfs")
+    # Every listener gets an explicit free port: the defaults (and default gRPC = http+10000)
+    # may be taken on a shared machine. Services the tests do not use are switched off.
+    ports = {
+        name: _free_port()
+        for name in (
+            "master.port",
+            "master.port.grpc",
+            "volume.port",
+            "volume.port.grpc",
+            "filer.port",
+            "filer.port.grpc",
+            "s3.port",
+            "s3.port.grpc",
+            "admin.port",
+            "admin.port.grpc",
+        )
+    }
+    command = [
+        str(_weed_binary()),
+        "mini",
+        f"-dir={data_dir}",
+        f"-ip={LOCALHOST}",
+        f"-ip.bind={LOCALHOST}",
+        "-webdav=false",
+        "-admin.ui=false",
+        "-master.telemetry=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        *(f"-{name}={port}" for name, port in ports.items()),
+    ]
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": S3_SECRET_ACCESS_KEY,
+    }
+    log_path = data_dir / "weed.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, env=env, cwd=data_dir, stdout=log, stderr=subprocess.STDOUT
+        )
+    server = S3Server(endpoint=f"http://{LOCALHOST}:{ports['s3.port']}", bucket=S3_BUCKET)
+    try:
+        _create_bucket_when_ready(server, process, log_path)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _create_bucket_when_ready(
+    server: S3Server, process: subprocess.Popen[bytes], log: Path
+) -> None:
+    client = server.client()
+    deadline = time.monotonic() + S3_START_TIMEOUT_S
+    while True:
+        if process.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:]
+            pytest.fail(f"weed mini exited with {process.returncode}:\n{tail}")
+        try:
+            # Buckets are served by the filer, which comes up last: retry until it answers.
+            client.create_bucket(Bucket=server.bucket)
+            return
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "BucketAlreadyOwnedByYou":
+                return
+            error: Exception = exc
+        except (BotoCoreError, OSError) as exc:
+            error = exc
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"S3 server at {server.endpoint} not ready in {S3_START_TIMEOUT_S} s: {error}"
+            )
+        time.sleep(0.2)
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _postgres_user() -> str:
+    """The role that can connect to the machine's PostgreSQL; skips if none is listening."""
+    try:
+        socket.create_connection((LOCALHOST, POSTGRES_PORT), timeout=2).close()
+    except OSError as exc:
+        pytest.skip(f"no PostgreSQL server reachable at {LOCALHOST}:{POSTGRES_PORT} ({exc})")
+    errors = []
+    for user in POSTGRES_USERS:
+        try:
+            psycopg2.connect(
+                host=LOCALHOST, port=POSTGRES_PORT, user=user, dbname="test", connect_timeout=5
+            ).close()
+            return user
+        except psycopg2.OperationalError as exc:
+            errors.append(f"{user}: {' '.join(str(exc).split())}")
+    pytest.fail(f"PostgreSQL at {LOCALHOST}:{POSTGRES_PORT} refused every role: {errors}")
+
+
+@pytest.fixture
+def postgres_url(_postgres_user: str) -> Iterator[str]:
+    """A SQLAlchemy URL to a fresh, empty PostgreSQL database, dropped after the test."""
+    name = f"c360_test_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(
+        host=LOCALHOST, port=POSTGRES_PORT, user=_postgres_user, dbname="test", connect_timeout=5
+    )
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+        yield f"postgresql+psycopg2://{_postgres_user}@{LOCALHOST}:{POSTGRES_PORT}/{name}"
+    finally:
+        with admin.cursor() as cursor:
+            # FORCE: the catalog's connection pool may still hold connections.
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()

@@ -1,0 +1,33 @@
+"""Staging transform for the CRM's customers: raw CDC history to clean current state."""
+
+import polars as pl
+
+from transforms import normalise
+from transforms.cdc import latest_state
+
+STAGED_COLUMNS = [
+    "customer_id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "signup_date",
+    "lifetime_value",
+    "is_active",
+    "updated_at",
+]
+
+
+def stage_crm_customers(raw: pl.LazyFrame) -> pl.LazyFrame:
+    """Current state of every live CRM customer with normalised identity attributes."""
+    return (
+        raw.pipe(latest_state, key="customer_id", order_by=["updated_at", "ingested_at"])
+        .with_columns(
+            normalise.name("first_name"),
+            normalise.name("last_name"),
+            normalise.email("email"),
+            normalise.phone_e164("phone"),
+        )
+        .select(STAGED_COLUMNS)
+        .sort("customer_id")
+    )
