@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 from uuid import uuid4
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from catalog.writer import WriteResult
 
 from c360.settings import ProfileName, Scale, Settings, load_settings, prefect_env
 
@@ -102,7 +108,7 @@ def run(
     _print_summary(settings, result.writes, elapsed)
 
 
-def _print_summary(settings: Settings, writes: list, elapsed: float) -> None:  # type: ignore[type-arg]
+def _print_summary(settings: Settings, writes: list[WriteResult], elapsed: float) -> None:
     from catalog.factory import open_catalog
     from catalog.registry import TABLES
 
@@ -181,3 +187,17 @@ def reset(
         typer.confirm(f"Delete {settings.home} and everything in it?", abort=True)
     shutil.rmtree(settings.home)
     console.print(f"deleted {settings.home}")
+
+
+@app.command()
+def ui(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 4200,
+) -> None:
+    """Start the Prefect server and its UI on 127.0.0.1, over the runs' own database."""
+    settings = _settings()
+    url = f"http://127.0.0.1:{port}"
+    console.print(f"Prefect UI on {url} (state in {settings.prefect_home}). Ctrl-C stops it.")
+    console.print(f"Send runs straight to it: export C360_PREFECT_API_URL={url}/api")
+    prefect = Path(sys.executable).with_name("prefect")
+    command = [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    raise SystemExit(subprocess.call(command))

@@ -108,7 +108,7 @@ def _cast(column: pa.ChunkedArray, field: pa.Field, table_name: str) -> pa.Chunk
         return column.cast(field.type)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise SchemaMismatchError(
-            f"{table_name}: column {field.name!r} of type {source} cannot become {field.type}: {exc}"
+            f"{table_name}: column {field.name!r} ({source}) cannot become {field.type}: {exc}"
         ) from exc
 
 

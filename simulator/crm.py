@@ -44,10 +44,10 @@ def crm_customers(people: pl.DataFrame, seed: int) -> pl.DataFrame:
         .then(pl.concat_str(pl.lit(" "), pl.col("email").str.to_uppercase()))
         .otherwise(pl.col("email")),
         phone=pl.Series(phones),
-        signup_date=pl.lit(start.date()) - pl.duration(days=pl.Series(signup_days)),
+        signup_date=pl.lit(start.date()) - pl.duration(days=pl.lit(pl.Series(signup_days))),
         lifetime_value=pl.Series(np.round(rng.lognormal(5.0, 1.2, n), 2)),
         is_active=pl.Series(rng.random(n) < 0.9),
-        updated_at=pl.lit(start) + pl.duration(microseconds=pl.Series(updated_offsets_us)),
+        updated_at=pl.lit(start) + pl.duration(microseconds=pl.lit(pl.Series(updated_offsets_us))),
     )
 
 

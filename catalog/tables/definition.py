@@ -20,7 +20,7 @@ class Zone(StrEnum):
     OPS = "ops"
 
 
-TRANSFORMS: dict[str, Transform] = {  # type: ignore[type-arg]
+TRANSFORMS: dict[str, Transform] = {
     "identity": IdentityTransform(),
     "day": DayTransform(),
     "month": MonthTransform(),
