@@ -1,6 +1,7 @@
 # c360 commands. `./dev <recipe>` bootstraps the environment first; `just <recipe>` once it exists.
 
 set positional-arguments := true
+set quiet := true
 
 export PATH := justfile_directory() / ".venv/bin" + ":" + justfile_directory() / ".tools/bin" + ":" + env_var("PATH")
 

@@ -27,7 +27,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console()
+console = Console(soft_wrap=True)
 err = Console(stderr=True)
 
 ProfileOption = Annotated[
@@ -78,7 +78,7 @@ def main() -> None:
     try:
         app()
     except _known_errors() as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+        err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         raise SystemExit(1) from None
 
 
@@ -94,8 +94,9 @@ def run(
 ) -> None:
     """Run the whole pipeline: sources -> raw -> staging -> dbt -> curated."""
     settings = _settings(profile=profile, scale=scale, seed=seed)
-    from flows.pipeline import pipeline
+    from flows.pipeline import pipeline, preflight
 
+    preflight(settings)
     run_id = new_run_id()
     console.print(
         f"[bold]c360 run[/] {run_id}: profile [cyan]{settings.profile}[/], scale "

@@ -17,7 +17,8 @@ from flows.ingest import ingest_flow
 from flows.model import model_flow
 from flows.publish import publish_flow
 from flows.stage import stage_flow
-from simulator.world import SimulationReport, simulate
+from simulator.emitters.database import connect
+from simulator.world import SimulationReport, check_world, simulate
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,19 @@ def record_run_task(
     """Write the run and its commits to the `ops` zone."""
     run = RunRecord(run_id, "completed", started_at, datetime.now(UTC))
     record_run(open_catalog(settings), settings, run, writes)
+
+
+def preflight(settings: Settings) -> None:
+    """Fail fast, before any flow starts, if a service is missing or the world differs.
+
+    Raises:
+        CatalogUnavailableError, SourceUnavailableError, WorldMismatchError: one clear line.
+    """
+    open_catalog(settings).list_namespaces()
+    sources = settings.resolved_sources()
+    assert sources.crm_url, "every profile names a CRM database"
+    connect(sources.crm_url).dispose()
+    check_world(settings)
 
 
 @flow(name="c360-pipeline")

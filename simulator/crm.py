@@ -62,7 +62,8 @@ CUSTOMERS = sa.Table(
     sa.Column("email", sa.String(160)),
     sa.Column("phone", sa.String(40)),
     sa.Column("signup_date", sa.Date),
-    sa.Column("lifetime_value", sa.Float),
+    # Double, not Float: MySQL/MariaDB FLOAT is single precision and drops the cents above 10k.
+    sa.Column("lifetime_value", sa.Double),
     sa.Column("is_active", sa.Boolean),
     sa.Column("updated_at", TIMESTAMP, nullable=False, index=True),
 )

@@ -37,6 +37,24 @@ class SimulationReport:
     already_emitted: bool = False
 
 
+def check_world(settings: Settings) -> WorldState | None:
+    """The state of the world already in the sources, if any.
+
+    Raises:
+        WorldMismatchError: it was generated with another seed or scale.
+    """
+    state_path = settings.sources_dir / STATE_FILE
+    if not state_path.exists():
+        return None
+    current = WorldState(**json.loads(state_path.read_text()))
+    if (current.seed, current.scale) != (settings.seed, settings.scale.value):
+        raise WorldMismatchError(
+            f"{settings.home} holds a world made with seed {current.seed} at scale "
+            f"{current.scale}; rerun with those, or `c360 reset` to start a new world"
+        )
+    return current
+
+
 def simulate(settings: Settings) -> SimulationReport:
     """Emit day 0 of the world for `settings.seed`/`settings.scale` into every source.
 
@@ -48,18 +66,13 @@ def simulate(settings: Settings) -> SimulationReport:
     wanted = WorldState(settings.seed, settings.scale.value, settings.people, day=0)
     state_path = settings.sources_dir / STATE_FILE
     truth_dir = settings.sources_dir / "truth"
-    if state_path.exists():
-        current = WorldState(**json.loads(state_path.read_text()))
-        if current == wanted:
-            counts = read_manifest(truth_dir).filter(pl.col("day") == current.day)
-            return SimulationReport(
-                current.day,
-                dict(zip(counts["source"], counts["rows"], strict=True)),
-                already_emitted=True,
-            )
-        raise WorldMismatchError(
-            f"{settings.home} holds a world made with seed {current.seed} at scale "
-            f"{current.scale}; rerun with those, or `c360 reset` to start a new world"
+    current = check_world(settings)
+    if current == wanted:
+        counts = read_manifest(truth_dir).filter(pl.col("day") == current.day)
+        return SimulationReport(
+            current.day,
+            dict(zip(counts["source"], counts["rows"], strict=True)),
+            already_emitted=True,
         )
     people = generate_people(settings.people, settings.seed)
     customers = crm.crm_customers(people, settings.seed)

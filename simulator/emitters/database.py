@@ -26,15 +26,24 @@ def connect(url: str) -> Engine:
         SourceUnavailableError: the database server does not answer.
     """
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(url.removeprefix("sqlite:///")).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SourceUnavailableError(
+                f"cannot create the folder {folder} for source database {url}: "
+                f"{exc.strerror}. Fix the URL."
+            ) from exc
     engine = sa.create_engine(url)
     try:
         with engine.connect():
             pass
     except OperationalError as exc:
         safe = engine.url.render_as_string(hide_password=True)
+        # Driver messages span lines (psycopg2 adds a hint line); the error must stay one line.
+        reason = " ".join(str(exc.orig).split())
         raise SourceUnavailableError(
-            f"cannot reach source database {safe}: {exc.orig}. Start it or fix the URL."
+            f"cannot reach source database {safe}: {reason}. Start it or fix the URL."
         ) from exc
     return engine
 
