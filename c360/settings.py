@@ -50,20 +50,52 @@ class S3Settings(BaseModel):
 
 
 class CatalogSettings(BaseModel):
-    """Where the Iceberg catalog and warehouse live. `{home}` expands to `C360_HOME`."""
+    """Where the Iceberg catalog and warehouse live. `{home}` expands to `C360_HOME`.
+
+    `uri` is the SQLAlchemy URL for `sql`, the server for `rest`, and the Glue endpoint for
+    `glue` (empty: AWS's own; set it for an emulator or a VPC endpoint). Glue calls use the
+    `s3` credentials and region. A `rest` catalog's requests are AWS SigV4-signed with those
+    too, but only when `sigv4_service` names the service to sign for (`s3tables` for S3
+    Tables and SeaweedFS, whose `warehouse` is `s3://<table-bucket>`).
+    """
 
     type: Literal["sql", "rest", "glue"] = "sql"
     uri: str | None = None
     warehouse: str | None = None
+    sigv4_service: str | None = None
     s3: S3Settings = Field(default_factory=S3Settings)
 
 
 class SourceSettings(BaseModel):
-    """Where the simulated source systems live. `{home}` expands to `C360_HOME`."""
+    """Where the simulated source systems live. `{home}` expands to `C360_HOME`.
+
+    `landing` is a folder or an `s3://bucket/prefix` URL (file drops and tickets);
+    `stream` is `embedded` (a durable log under `$C360_HOME/sources/stream`) or `kinesis`
+    (the Kinesis API at `stream_endpoint`, or AWS when unset).
+    """
 
     crm_url: str | None = None
     orders_url: str | None = None
     landing: str | None = None
+    stream: Literal["embedded", "kinesis"] | None = None
+    stream_name: str = "c360-clickstream"
+    stream_endpoint: str | None = None
+    stream_shards: int = 2
+
+
+FAULTS = ("schema_drift", "malformed_files", "null_keys", "duplicate_keys", "clock_skew")
+
+
+class SimulatorSettings(BaseModel):
+    """Noise rates (always on, realistic) and injected faults (off unless named)."""
+
+    faults: list[Literal[FAULTS]] = Field(default_factory=list)  # type: ignore[valid-type]
+    fault_day: int = 1
+    typo_rate: float = 0.02
+    duplicate_customer_rate: float = 0.03
+    late_event_rate: float = 0.02
+    duplicate_event_rate: float = 0.01
+    out_of_order_rate: float = 0.05
 
 
 class Profile(BaseModel):
@@ -86,6 +118,7 @@ PROFILES: dict[ProfileName, Profile] = {
             crm_url="sqlite:///{home}/sources/crm.db",
             orders_url="sqlite:///{home}/sources/orders.db",
             landing="{home}/sources/landing",
+            stream="embedded",
         ),
     ),
     ProfileName.STACK: Profile(
@@ -105,6 +138,8 @@ PROFILES: dict[ProfileName, Profile] = {
             crm_url="mysql+pymysql://root:c360@127.0.0.1:3306/crm",
             orders_url="postgresql+psycopg2://c360:c360@127.0.0.1:5432/orders",
             landing="s3://c360-landing/drops",
+            stream="kinesis",
+            stream_endpoint="http://127.0.0.1:4566",
         ),
     ),
     ProfileName.CLOUD: Profile(
@@ -114,7 +149,7 @@ PROFILES: dict[ProfileName, Profile] = {
             warehouse="s3://customer360-lakehouse/warehouse",
             s3=S3Settings(region="us-east-1"),
         ),
-        sources=SourceSettings(landing="s3://customer360-landing/drops"),
+        sources=SourceSettings(landing="s3://customer360-landing/drops", stream="kinesis"),
     ),
 }
 
@@ -135,6 +170,7 @@ class Settings(BaseSettings):
     scale: Scale = Scale.SMALL
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     sources: SourceSettings = Field(default_factory=SourceSettings)
+    simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
     dbt_target: str = "dev"
     prefect_api_url: str | None = None
     run_id: str | None = None
@@ -154,7 +190,11 @@ class Settings(BaseSettings):
         merged = PROFILES[self.profile].sources.model_copy(
             update=self.sources.model_dump(exclude_unset=True)
         )
-        return SourceSettings(**{k: self._expand(v) for k, v in merged.model_dump().items()})
+        return merged.model_copy(
+            update={
+                k: self._expand(v) for k, v in merged.model_dump().items() if isinstance(v, str)
+            }
+        )
 
     @property
     def people(self) -> int:

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 from pyiceberg.catalog import Catalog, load_catalog
 from sqlalchemy.exc import OperationalError
 
-from c360.settings import CATALOG_NAME, CatalogSettings, Settings
+from c360.settings import CATALOG_NAME, CatalogSettings, S3Settings, Settings
 
 # Concurrent writers (stream consumer, batch ingest) contend on one catalog row per table.
 COMMIT_RETRIES = "10"
@@ -27,19 +27,31 @@ def catalog_properties(catalog: CatalogSettings) -> dict[str, str]:
     `pyiceberg.catalog.load_catalog("c360", **properties)`."""
     props: dict[str, str] = {"type": catalog.type}
     if catalog.uri:
-        props["uri"] = catalog.uri
+        # pyiceberg's Glue catalog ignores `uri`: its endpoint is `glue.endpoint`.
+        props["glue.endpoint" if catalog.type == "glue" else "uri"] = catalog.uri
     if catalog.warehouse:
         props["warehouse"] = catalog.warehouse
-    s3 = {
-        "s3.endpoint": catalog.s3.endpoint,
-        "s3.access-key-id": catalog.s3.access_key_id,
-        "s3.secret-access-key": catalog.s3.secret_access_key,
-        "s3.region": catalog.s3.region,
-    }
-    props.update({k: v for k, v in s3.items() if v})
-    if catalog.type == "glue" and catalog.s3.region:
-        props["glue.region"] = catalog.s3.region
+    if catalog.s3.endpoint:
+        props["s3.endpoint"] = catalog.s3.endpoint
+    props.update(_aws_properties("s3", catalog.s3))
+    if catalog.type == "glue":
+        props.update(_aws_properties("glue", catalog.s3))
+    if catalog.type == "rest" and catalog.sigv4_service:
+        props["rest.sigv4-enabled"] = "true"
+        props["rest.signing-name"] = catalog.sigv4_service
+        # pyiceberg's SigV4 signer reads only the `client.*` credentials and region.
+        props.update(_aws_properties("client", catalog.s3))
     return props
+
+
+def _aws_properties(prefix: str, s3: S3Settings) -> dict[str, str]:
+    """Credentials and region under one of pyiceberg's prefixes (`s3`, `glue`, `client`)."""
+    values = {
+        "access-key-id": s3.access_key_id,
+        "secret-access-key": s3.secret_access_key,
+        "region": s3.region,
+    }
+    return {f"{prefix}.{key}": value for key, value in values.items() if value}
 
 
 def open_catalog(settings: Settings) -> Catalog:
