@@ -20,7 +20,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from catalog.writer import WriteResult
 
-from c360.settings import ProfileName, Scale, Settings, load_settings, prefect_env
+from c360.settings import FAULTS, ProfileName, Scale, Settings, load_settings, prefect_env
 
 app = typer.Typer(
     help="c360: a local-first Customer 360 lakehouse on Apache Iceberg.",
@@ -130,18 +130,48 @@ def _print_summary(settings: Settings, writes: list[WriteResult], elapsed: float
 
 @app.command()
 def simulate(
+    days: Annotated[int, typer.Option(help="Days to advance past the current day.")] = 0,
     profile: ProfileOption = None,
     scale: ScaleOption = None,
     seed: SeedOption = None,
+    faults: Annotated[
+        str | None,
+        typer.Option(help=f"Comma-separated faults to inject: {', '.join(FAULTS)}."),
+    ] = None,
+    fault_day: Annotated[int | None, typer.Option(help="The day faults happen.")] = None,
 ) -> None:
-    """Emit the simulated world into the source systems (no pipeline)."""
-    settings = _settings(profile=profile, scale=scale, seed=seed)
+    """Emit the simulated world into the source systems (no pipeline).
+
+    A new world starts with day 0 (each source's history); every further day carries only
+    that day's changes.
+    """
+    overrides: dict[str, object] = {}
+    if faults is not None or fault_day is not None:
+        overrides = {"faults": _faults(faults), "fault_day": fault_day}
+    settings = _settings(
+        profile=profile,
+        scale=scale,
+        seed=seed,
+        simulator={k: v for k, v in overrides.items() if v is not None} or None,
+    )
     from simulator.world import simulate as run_simulation
 
-    report = run_simulation(settings)
-    state = "already emitted" if report.already_emitted else "emitted"
-    for source, rows in report.emitted.items():
-        console.print(f"{source}: {rows:,} rows {state} (day {report.day})")
+    report = run_simulation(
+        settings, days, on_day=lambda day: console.print(f"simulating day {day} ...")
+    )
+    if report.already_emitted:
+        console.print(f"day {report.day} already emitted: nothing to do (use --days N)")
+    for dataset, rows in report.emitted.items():
+        console.print(f"  {dataset}: {rows:,} rows")
+    console.print(f"world at day {report.day}; truth in {settings.sources_dir / 'truth'}")
+
+
+def _faults(value: str | None) -> list[str]:
+    names = [f.strip() for f in (value or "").split(",") if f.strip()]
+    unknown = sorted(set(names) - set(FAULTS))
+    if unknown:
+        raise UserError(f"unknown fault(s) {', '.join(unknown)}; choose from {', '.join(FAULTS)}")
+    return names
 
 
 @app.command("catalog")

@@ -17,8 +17,8 @@ from catalog.registry import ensure_table
 from catalog.tables import raw
 from catalog.tables.definition import TableDef
 from catalog.writer import WriteResult, content_batch_id, write
-from simulator import crm
 from simulator.emitters.database import connect
+from simulator.sources import crm
 
 WATERMARK = "c360.watermark"
 
@@ -49,7 +49,10 @@ def capture_changes(
     since = last_watermark(table)
     query = sa.select(source)
     if since is not None:
-        query = query.where(source.c.updated_at > datetime.fromisoformat(since))
+        # Sources store naive UTC: an aware bound would be shifted by the session's time zone
+        # (PostgreSQL compares `timestamp > timestamptz` in it), re-reading or skipping rows.
+        bound = datetime.fromisoformat(since).astimezone(UTC).replace(tzinfo=None)
+        query = query.where(source.c.updated_at > bound)
     with connect(source_url).connect() as conn:
         changed = pl.read_database(query, conn, infer_schema_length=None)
     if changed.is_empty():
@@ -59,7 +62,7 @@ def capture_changes(
     assert isinstance(until, datetime)
     known = _known_keys(table, key)
     batch = changed.with_columns(
-        cdc_operation=pl.when(pl.col(key).is_in(known))
+        cdc_operation=pl.when(pl.col(key).is_in(known.implode()))
         .then(pl.lit("update"))
         .otherwise(pl.lit("insert")),
         source_committed_at=pl.col("updated_at"),

@@ -1,7 +1,9 @@
 """Ground truth: which person every emitted record belongs to, and what each day emitted.
 
 Downstream completeness, accuracy and identity resolution are measured against these
-files (`$C360_HOME/sources/truth/`), never against the pipeline's own output.
+files (`$C360_HOME/sources/truth/`), never against the pipeline's own output. Each day
+writes its own files (`records/day=NNNN.parquet`, `manifest/...`, `life_events/...`), so
+re-emitting a day replaces exactly that day.
 """
 
 from __future__ import annotations
@@ -10,9 +12,22 @@ import hashlib
 from pathlib import Path
 
 import polars as pl
+from polars._typing import SchemaDict
 
-RECORDS_FILE = "records.parquet"
-MANIFEST_FILE = "manifest.parquet"
+from simulator.context import TRUTH_SCHEMA, write_atomically
+
+RECORDS = "records"
+MANIFEST = "manifest"
+LIFE_EVENTS = "life_events"
+LIFE_EVENTS_SCHEMA: SchemaDict = {"day": pl.Int32, "person_id": pl.String, "event": pl.String}
+MANIFEST_SCHEMA: SchemaDict = {
+    "day": pl.Int32,
+    "source": pl.String,
+    "dataset": pl.String,
+    "rows": pl.Int64,
+    "deletes": pl.Int64,
+    "checksum": pl.String,
+}
 
 
 def frame_checksum(frame: pl.DataFrame, key: str) -> str:
@@ -20,25 +35,41 @@ def frame_checksum(frame: pl.DataFrame, key: str) -> str:
     return hashlib.sha256(frame.sort(key).write_csv().encode()).hexdigest()
 
 
-def manifest_row(day: int, source: str, frame: pl.DataFrame, key: str) -> dict[str, object]:
-    return {
-        "day": day,
-        "source": source,
-        "rows": frame.height,
-        "checksum": frame_checksum(frame, key),
-    }
+def write_day(
+    truth_dir: Path,
+    day: int,
+    records: pl.DataFrame,
+    manifest: pl.DataFrame,
+    life_events: pl.DataFrame,
+) -> None:
+    """Write one day's record-to-person map, emission manifest and life events."""
+    for kind, frame, order in (
+        (RECORDS, records, ["source", "source_record_id"]),
+        (MANIFEST, manifest, ["source", "dataset"]),
+        (LIFE_EVENTS, life_events, ["person_id", "event"]),
+    ):
+        folder = truth_dir / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomically(frame.sort(order), folder / f"day={day:04d}.parquet")
 
 
-def write_truth(truth_dir: Path, records: pl.DataFrame, manifest: pl.DataFrame) -> None:
-    """Write the record-to-person map and the per-day emission manifest."""
-    truth_dir.mkdir(parents=True, exist_ok=True)
-    records.sort("source", "source_record_id").write_parquet(truth_dir / RECORDS_FILE)
-    manifest.sort("day", "source").write_parquet(truth_dir / MANIFEST_FILE)
+def _read(truth_dir: Path, kind: str, schema: SchemaDict) -> pl.DataFrame:
+    files = sorted((truth_dir / kind).glob("day=*.parquet"))
+    if not files:
+        return pl.DataFrame(schema=schema)
+    return pl.concat([pl.read_parquet(f) for f in files])
 
 
 def read_manifest(truth_dir: Path) -> pl.DataFrame:
-    return pl.read_parquet(truth_dir / MANIFEST_FILE)
+    """Every day's manifest: day, source, dataset, rows, deletes, checksum."""
+    return _read(truth_dir, MANIFEST, MANIFEST_SCHEMA)
 
 
 def read_records(truth_dir: Path) -> pl.DataFrame:
-    return pl.read_parquet(truth_dir / RECORDS_FILE)
+    """Every emitted record's person: source, source_record_id, person_id."""
+    return _read(truth_dir, RECORDS, TRUTH_SCHEMA)
+
+
+def read_life_events(truth_dir: Path) -> pl.DataFrame:
+    """Every day's life events: day, person_id, event."""
+    return _read(truth_dir, LIFE_EVENTS, LIFE_EVENTS_SCHEMA)

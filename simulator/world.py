@@ -1,19 +1,29 @@
-"""The simulated world: generate people, show them to each source system, keep the truth."""
+"""The simulated world: people live day by day, and each source system shows a part of it.
+
+Day 0 carries every source's history up to the start; each later day carries only that
+day's changes. The world's progress is kept in `$C360_HOME/sources/state.json`: a day is
+complete once it is recorded there, and an interrupted day is emitted again, identically.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import polars as pl
 
 from c360.settings import Settings
-from simulator import crm
-from simulator.emitters.database import connect, replace_rows
-from simulator.population import generate_people
-from simulator.truth import manifest_row, read_manifest, write_truth
+from simulator.context import DayContext, Emission, SourceFamily
+from simulator.population import generate_people, live_day
+from simulator.sources.crm import CrmSource
+from simulator.truth import MANIFEST_SCHEMA, read_manifest, write_day
 
 STATE_FILE = "state.json"
+PEOPLE = "people"
+
+# Emission order matters: later families read the CRM's state for the same day.
+FAMILIES: tuple[SourceFamily, ...] = (CrmSource(),)
 
 
 class WorldMismatchError(RuntimeError):
@@ -30,11 +40,15 @@ class WorldState:
 
 @dataclass(frozen=True)
 class SimulationReport:
-    """What a `simulate` call emitted: rows per source, or nothing if already emitted."""
+    """What a `simulate` call emitted: the days and rows per dataset (empty if nothing)."""
 
     day: int
+    days_emitted: list[int] = field(default_factory=list)
     emitted: dict[str, int] = field(default_factory=dict)
-    already_emitted: bool = False
+
+    @property
+    def already_emitted(self) -> bool:
+        return not self.days_emitted
 
 
 def check_world(settings: Settings) -> WorldState | None:
@@ -55,36 +69,77 @@ def check_world(settings: Settings) -> WorldState | None:
     return current
 
 
-def simulate(settings: Settings) -> SimulationReport:
-    """Emit day 0 of the world for `settings.seed`/`settings.scale` into every source.
+def simulate(
+    settings: Settings, days: int = 0, on_day: Callable[[int], None] | None = None
+) -> SimulationReport:
+    """Advance the world `days` days past its current day (a new world starts at day 0).
 
-    Re-running with the same parameters emits nothing again.
+    Args:
+        settings: seed, scale, where the sources live and which faults to inject.
+        days: how many days to advance; 0 only makes sure day 0 exists.
+        on_day: called with each day number as it starts (progress display).
 
     Raises:
         WorldMismatchError: the sources were generated with another seed or scale.
     """
-    wanted = WorldState(settings.seed, settings.scale.value, settings.people, day=0)
-    state_path = settings.sources_dir / STATE_FILE
-    truth_dir = settings.sources_dir / "truth"
     current = check_world(settings)
-    if current == wanted:
-        counts = read_manifest(truth_dir).filter(pl.col("day") == current.day)
-        return SimulationReport(
-            current.day,
-            dict(zip(counts["source"], counts["rows"], strict=True)),
-            already_emitted=True,
-        )
-    people = generate_people(settings.people, settings.seed)
-    customers = crm.crm_customers(people, settings.seed)
-    sources = settings.resolved_sources()
-    assert sources.crm_url, "every profile names a CRM database"
-    replace_rows(connect(sources.crm_url), crm.CUSTOMERS, customers)
-
-    emitted_crm = customers.drop("person_id")
-    records = customers.select(
-        source=pl.lit("crm"), source_record_id="customer_id", person_id="person_id"
+    first = 0 if current is None else current.day + 1
+    last = days if current is None else current.day + days
+    for day in range(first, last + 1):
+        if on_day is not None:
+            on_day(day)
+        emit_day(settings, day)
+    emitted_days = list(range(first, last + 1))
+    manifest = read_manifest(settings.sources_dir / "truth").filter(
+        pl.col("day").is_in(emitted_days)
     )
-    manifest = pl.DataFrame([manifest_row(0, "crm.customers", emitted_crm, "customer_id")])
-    write_truth(truth_dir, records, manifest)
-    state_path.write_text(json.dumps(asdict(wanted)))
-    return SimulationReport(0, {"crm.customers": customers.height})
+    totals = manifest.group_by("dataset").agg(pl.col("rows").sum()).sort("dataset")
+    return SimulationReport(
+        last, emitted_days, dict(zip(totals["dataset"], totals["rows"], strict=True))
+    )
+
+
+def emit_day(settings: Settings, day: int) -> None:
+    """Live one day and emit it into every source system, then record it as done."""
+    ctx = _day_context(settings, day)
+    emissions = {family.name: family.emit(ctx) for family in FAMILIES}
+    write_day(
+        ctx.truth_dir,
+        day,
+        pl.concat([e.truth for e in emissions.values()]),
+        _manifest(day, emissions),
+        ctx.events.with_columns(day=pl.lit(day, pl.Int32)).select("day", "person_id", "event"),
+    )
+    ctx.save_state(PEOPLE, ctx.people)
+    state = WorldState(settings.seed, settings.scale.value, settings.people, day)
+    partial = settings.sources_dir / f"{STATE_FILE}.partial"
+    partial.write_text(json.dumps(asdict(state)))
+    partial.replace(settings.sources_dir / STATE_FILE)
+
+
+def _day_context(settings: Settings, day: int) -> DayContext:
+    no_events = pl.DataFrame(schema={"person_id": pl.String, "event": pl.String})
+    if day == 0:
+        people = generate_people(settings.people, settings.seed)
+        return DayContext(0, settings, people, no_events)
+    yesterday = DayContext(day, settings, pl.DataFrame(), no_events).load_state(PEOPLE)
+    assert yesterday is not None, f"day {day - 1} must be emitted before day {day}"
+    ctx = DayContext(day, settings, yesterday, no_events)
+    people, events = live_day(yesterday, ctx.rng(PEOPLE), settings.seed)
+    return DayContext(day, settings, people, events)
+
+
+def _manifest(day: int, emissions: dict[str, Emission]) -> pl.DataFrame:
+    rows = [
+        {
+            "day": day,
+            "source": source,
+            "dataset": d.dataset,
+            "rows": d.rows,
+            "deletes": d.deletes,
+            "checksum": d.checksum,
+        }
+        for source, emission in emissions.items()
+        for d in emission.datasets
+    ]
+    return pl.DataFrame(rows, schema=MANIFEST_SCHEMA)

@@ -1,5 +1,5 @@
 """Shared fixtures: settings and catalogs under a temporary home, and the real services
-(an S3 server, the machine's PostgreSQL) that integration tests talk to."""
+(an S3 server, the machine's PostgreSQL and MariaDB) that integration tests talk to."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import boto3
 import psycopg2
+import pymysql
 import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 LOCALHOST = "127.0.0.1"
 POSTGRES_PORT = 5432
 POSTGRES_USERS = ("postgres", "root")
+MYSQL_PORT = 3306
+MYSQL_USER = "root"
 S3_BUCKET = "c360-test"
 S3_ACCESS_KEY_ID = "c360-test-key"
 S3_SECRET_ACCESS_KEY = "c360-test-secret"
@@ -239,4 +242,41 @@ def postgres_url(_postgres_user: str) -> Iterator[str]:
         with admin.cursor() as cursor:
             # FORCE: the catalog's connection pool may still hold connections.
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+# --- MySQL/MariaDB ----------------------------------------------------------------------------
+
+
+def _mysql_admin() -> pymysql.connections.Connection:  # type: ignore[type-arg]
+    return pymysql.connect(
+        host=LOCALHOST, port=MYSQL_PORT, user=MYSQL_USER, password="", connect_timeout=5
+    )
+
+
+@pytest.fixture(scope="session")
+def _mysql_server() -> None:
+    """Skips unless a MySQL/MariaDB server listens on 127.0.0.1:3306; fails if it refuses root."""
+    try:
+        socket.create_connection((LOCALHOST, MYSQL_PORT), timeout=2).close()
+    except OSError as exc:
+        pytest.skip(f"no MySQL/MariaDB server reachable at {LOCALHOST}:{MYSQL_PORT} ({exc})")
+    try:
+        _mysql_admin().close()
+    except pymysql.MySQLError as exc:
+        pytest.fail(f"MySQL/MariaDB at {LOCALHOST}:{MYSQL_PORT} refused {MYSQL_USER}: {exc}")
+
+
+@pytest.fixture
+def mysql_url(_mysql_server: None) -> Iterator[str]:
+    """A SQLAlchemy URL to a fresh, empty MySQL/MariaDB database, dropped after the test."""
+    name = f"c360_test_{uuid.uuid4().hex[:12]}"
+    admin = _mysql_admin()
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE `{name}`")
+        yield f"mysql+pymysql://{MYSQL_USER}@{LOCALHOST}:{MYSQL_PORT}/{name}"
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
         admin.close()

@@ -11,6 +11,11 @@ STAGED_COLUMNS = [
     "last_name",
     "email",
     "phone",
+    "street",
+    "city",
+    "state",
+    "postcode",
+    "country",
     "signup_date",
     "lifetime_value",
     "is_active",
@@ -27,6 +32,8 @@ def stage_crm_customers(raw: pl.LazyFrame) -> pl.LazyFrame:
             normalise.name("last_name"),
             normalise.email("email"),
             normalise.phone_e164("phone"),
+            normalise.name("street"),
+            normalise.name("city"),
         )
         .select(STAGED_COLUMNS)
         .sort("customer_id")

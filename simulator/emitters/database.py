@@ -48,18 +48,54 @@ def connect(url: str) -> Engine:
     return engine
 
 
-def replace_rows(engine: Engine, table: sa.Table, frame: pl.DataFrame) -> None:
-    """Make `table` hold exactly `frame`'s rows (created if missing), in one transaction."""
+def _naive_rows(frame: pl.DataFrame, columns: list[str]) -> list[dict[str, object]]:
     # Source databases store naive UTC (DATETIME has no zone in MySQL or SQLite).
-    naive = frame.select([c.name for c in table.columns]).with_columns(
+    naive = frame.select(columns).with_columns(
         pl.col(pl.Datetime(time_zone="UTC")).dt.replace_time_zone(None)
     )
-    rows = naive.to_dicts()
-    table.metadata.create_all(engine, tables=[table])
+    return naive.to_dicts()
+
+
+def _insert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, object]]) -> None:
+    for start in range(0, len(rows), INSERT_CHUNK):
+        conn.execute(table.insert(), rows[start : start + INSERT_CHUNK])
+
+
+def replace_rows(engine: Engine, table: sa.Table, frame: pl.DataFrame) -> None:
+    """Recreate `table` as declared and fill it with exactly `frame`'s rows."""
+    rows = _naive_rows(frame, [c.name for c in table.columns])
+    table.drop(engine, checkfirst=True)
+    table.create(engine)
     with engine.begin() as conn:
-        conn.execute(table.delete())
-        for start in range(0, len(rows), INSERT_CHUNK):
-            conn.execute(table.insert(), rows[start : start + INSERT_CHUNK])
+        _insert(conn, table, rows)
+
+
+def apply_changes(
+    engine: Engine,
+    table: sa.Table,
+    upserts: pl.DataFrame,
+    deletes: pl.Series,
+    new_columns: list[str] | None = None,
+) -> None:
+    """Insert or replace `upserts` and delete the `deletes` keys, in one transaction.
+
+    Args:
+        new_columns: string columns of `upserts` the live table lacks yet; they are added
+            first (a source's schema drift).
+    """
+    (key,) = table.primary_key.columns
+    live = sa.Table(table.name, sa.MetaData(), autoload_with=engine)
+    with engine.begin() as conn:
+        for column in new_columns or []:
+            if column not in live.columns:
+                conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column} VARCHAR(32)"))
+        live = sa.Table(table.name, sa.MetaData(), autoload_with=conn)
+        gone = [*upserts[key.name].to_list(), *deletes.to_list()]
+        for start in range(0, len(gone), INSERT_CHUNK):
+            conn.execute(
+                live.delete().where(live.c[key.name].in_(gone[start : start + INSERT_CHUNK]))
+            )
+        _insert(conn, live, _naive_rows(upserts, upserts.columns))
 
 
 def read_rows(engine: Engine, table: sa.Table) -> pl.DataFrame:

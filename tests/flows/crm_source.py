@@ -1,0 +1,80 @@
+"""Reading and changing a simulated CRM source, for the flow tests."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+from pyiceberg.catalog import Catalog
+
+from c360.settings import Settings
+from catalog.tables.definition import TableDef
+from simulator import crm
+from simulator.clock import day_start
+from simulator.emitters.database import connect, read_rows
+
+UPDATED = ["C00000002", "C00000010", "C00000100"]
+INSERTED = ["C90000001", "C90000002"]
+# Later than anything day 0 emitted: the next capture must see these.
+CHANGED_AT = day_start(1).replace(tzinfo=None)
+
+
+def crm_url(settings: Settings) -> str:
+    url = settings.resolved_sources().crm_url
+    assert url
+    return url
+
+
+def source_rows(settings: Settings) -> pl.DataFrame:
+    """The CRM's current rows as the lakehouse should hold them: UTC timestamps."""
+    engine = connect(crm_url(settings))
+    try:
+        rows = read_rows(engine, crm.CUSTOMERS)
+    finally:
+        engine.dispose()
+    return rows.with_columns(pl.col("updated_at").dt.replace_time_zone("UTC"))
+
+
+def table_rows(catalog: Catalog, table: TableDef) -> pl.DataFrame:
+    """Every row of a lakehouse table, read through pyiceberg."""
+    frame = pl.from_arrow(catalog.load_table(table.identifier_name).scan().to_arrow())
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def change_crm(settings: Settings) -> None:
+    """Update `UPDATED` (new email and value, bumped updated_at) and insert `INSERTED`.
+
+    The new rows carry the CRM's messy typing, so staging has something to clean.
+    """
+    table = crm.CUSTOMERS
+    engine = connect(crm_url(settings))
+    with engine.begin() as conn:
+        for i, customer_id in enumerate(UPDATED):
+            conn.execute(
+                table.update()
+                .where(table.c.customer_id == customer_id)
+                .values(
+                    email=f" Moved{i}@Example.com",
+                    lifetime_value=1000.0 + i,
+                    updated_at=CHANGED_AT + timedelta(microseconds=i + 1),
+                )
+            )
+        conn.execute(
+            table.insert(),
+            [
+                {
+                    "customer_id": customer_id,
+                    "first_name": " New ",
+                    "last_name": f"Customer  {i}",
+                    "email": f"new{i}@example.com",
+                    "phone": f"(555) 010-000{i}",
+                    "signup_date": date(2026, 1, 2),
+                    "lifetime_value": 0.0,
+                    "is_active": True,
+                    "updated_at": CHANGED_AT + timedelta(hours=1, microseconds=i),
+                }
+                for i, customer_id in enumerate(INSERTED)
+            ],
+        )
+    engine.dispose()

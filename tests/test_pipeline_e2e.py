@@ -1,0 +1,199 @@
+"""The whole pipeline through the real CLI, checked from the outside with plain pyiceberg.
+
+Each `c360 run` starts Prefect's temporary server in its own process, so this module takes
+about a minute.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pytest
+from pyiceberg.catalog import Catalog, load_catalog
+
+from c360.settings import Settings, load_settings
+from catalog.factory import catalog_properties
+from simulator import crm
+from simulator.emitters.database import connect, read_rows
+from simulator.truth import read_manifest, read_records
+from transforms import normalise
+
+pytestmark = pytest.mark.slow
+
+RUN_TIMEOUT_S = 300
+ZONES = [("curated",), ("ops",), ("raw",), ("staging",)]
+CUSTOMER_TABLES = ("raw.crm_customers", "staging.crm_customers", "curated.customers")
+CLI_MAIN = "from c360.cli import main; main()"
+
+
+@dataclass(frozen=True)
+class Lakehouse:
+    """A home the CLI ran the pipeline in, and the settings that read it back."""
+
+    home: Path
+    settings: Settings
+
+    def catalog(self) -> Catalog:
+        # Only what any outside reader has: the properties `c360 catalog` prints.
+        return load_catalog("c360", **catalog_properties(self.settings.resolved_catalog()))
+
+    def rows(self, table: str) -> pl.DataFrame:
+        frame = pl.from_arrow(self.catalog().load_table(table).scan().to_arrow())
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+    def snapshot_ids(self) -> dict[str, int | None]:
+        catalog = self.catalog()
+        ids = {}
+        for name in CUSTOMER_TABLES:
+            snapshot = catalog.load_table(name).current_snapshot()
+            ids[name] = snapshot.snapshot_id if snapshot else None
+        return ids
+
+
+def c360(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the installed `c360` command on `home`, as a user's shell would."""
+    script = Path(sys.executable).with_name("c360")
+    command = [str(script)] if script.exists() else [sys.executable, "-c", CLI_MAIN]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("C360_", "PREFECT_"))}
+    # A narrow terminal, as in CI logs: one-line errors must not rely on a wide one.
+    env |= {"C360_HOME": str(home), "COLUMNS": "80"}
+    return subprocess.run(
+        [*command, *args],
+        cwd=home,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
+
+
+def _ran(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode == 0, f"c360 failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="module")
+def lakehouse(tmp_path_factory: pytest.TempPathFactory) -> Lakehouse:
+    """A home after one `c360 run --scale tiny`."""
+    home = tmp_path_factory.mktemp("e2e")
+    _ran(c360(home, "run", "--scale", "tiny"))
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith("C360_")]:
+            patch.delenv(name)
+        patch.chdir(home)
+        settings = load_settings(home=home, scale="tiny")
+    return Lakehouse(home, settings)
+
+
+@pytest.fixture(scope="module")
+def rerun(lakehouse: Lakehouse) -> tuple[dict[str, int], dict[str, int | None]]:
+    """Run the pipeline a second time on the same home; what the tables held before."""
+    counts = {name: lakehouse.rows(name).height for name in CUSTOMER_TABLES}
+    snapshots = lakehouse.snapshot_ids()
+    _ran(c360(lakehouse.home, "run", "--scale", "tiny"))
+    return counts, snapshots
+
+
+def _source(settings: Settings) -> pl.DataFrame:
+    url = settings.resolved_sources().crm_url
+    assert url
+    engine = connect(url)
+    try:
+        return read_rows(engine, crm.CUSTOMERS)
+    finally:
+        engine.dispose()
+
+
+def test_the_zone_namespaces_exist(lakehouse: Lakehouse) -> None:
+    assert sorted(lakehouse.catalog().list_namespaces()) == ZONES
+
+
+def test_every_zone_holds_every_emitted_customer_once(lakehouse: Lakehouse) -> None:
+    truth = lakehouse.settings.sources_dir / "truth"
+    emitted = read_manifest(truth).filter(pl.col("source") == "crm.customers")["rows"].item()
+    truth_ids = sorted(read_records(truth).filter(pl.col("source") == "crm")["source_record_id"])
+
+    assert emitted == len(truth_ids) > 0
+    for name in CUSTOMER_TABLES:
+        ids = lakehouse.rows(name)["customer_id"]
+        assert ids.is_unique().all(), name
+        assert sorted(ids) == truth_ids, name
+
+
+def test_curated_values_are_the_sources_values_normalised(lakehouse: Lakehouse) -> None:
+    source = (
+        _source(lakehouse.settings)
+        .with_columns(
+            normalise.name("first_name"),
+            normalise.name("last_name"),
+            normalise.email("email"),
+            normalise.phone_e164("phone"),
+        )
+        .select(
+            "customer_id",
+            full_name=pl.concat_str("first_name", "last_name", separator=" ").str.strip_chars(),
+            email="email",
+            phone="phone",
+            lifetime_value="lifetime_value",
+            is_active="is_active",
+        )
+        .sort("customer_id")
+    )
+    curated = lakehouse.rows("curated.customers").select(source.columns).sort("customer_id")
+
+    assert curated.equals(source)
+    # The CRM's stray capitals and spaces did reach the source, and were cleaned.
+    assert (_source(lakehouse.settings)["email"].str.contains(r"^ |[A-Z]")).any()
+
+
+def test_ops_records_the_run_and_its_writes(lakehouse: Lakehouse) -> None:
+    runs = lakehouse.rows("ops.pipeline_runs")
+    writes = lakehouse.rows("ops.table_writes")
+    first_run = runs.sort("started_at")["run_id"][0]
+    first_writes = writes.filter(pl.col("run_id") == first_run)
+    emitted = _source(lakehouse.settings).height
+
+    assert runs.filter(pl.col("run_id") == first_run).select(
+        "profile", "scale", "seed", "status"
+    ).row(0) == ("local", "tiny", 42, "completed")
+    assert dict(zip(first_writes["table_name"], first_writes["rows_written"], strict=True)) == (
+        dict.fromkeys(CUSTOMER_TABLES, emitted)
+    )
+
+
+def test_a_second_run_adds_no_rows(
+    lakehouse: Lakehouse, rerun: tuple[dict[str, int], dict[str, int | None]]
+) -> None:
+    counts, snapshots = rerun
+
+    assert {name: lakehouse.rows(name).height for name in CUSTOMER_TABLES} == counts
+    # Nothing changed in the sources, so no customer table got a new commit either.
+    assert lakehouse.snapshot_ids() == snapshots
+    for name in ("staging.crm_customers", "curated.customers"):
+        assert lakehouse.rows(name)["customer_id"].is_unique().all(), name
+    runs = lakehouse.rows("ops.pipeline_runs")
+    assert runs.height == 2
+    assert runs["run_id"].n_unique() == 2
+    assert runs["status"].to_list() == ["completed", "completed"]
+    assert lakehouse.rows("ops.table_writes").height == len(CUSTOMER_TABLES)
+
+
+def test_another_seed_on_the_same_home_is_one_clear_error(lakehouse: Lakehouse) -> None:
+    runs_before = lakehouse.rows("ops.pipeline_runs").height
+
+    result = c360(lakehouse.home, "run", "--scale", "tiny", "--seed", "7")
+
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    # One line, even on an 80-column terminal: the whole message and the way out.
+    assert "seed 42 at scale tiny" in errors[0]
+    assert errors[0].endswith("to start a new world")
+    assert "Traceback" not in result.stderr + result.stdout
+    assert lakehouse.rows("ops.pipeline_runs").height == runs_before

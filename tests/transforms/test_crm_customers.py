@@ -1,0 +1,136 @@
+"""Staging the CRM's customers: raw CDC history to clean current state."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import polars as pl
+
+from transforms.crm_customers import STAGED_COLUMNS, stage_crm_customers
+
+RAW_SCHEMA = {
+    "customer_id": pl.String,
+    "first_name": pl.String,
+    "last_name": pl.String,
+    "email": pl.String,
+    "phone": pl.String,
+    "signup_date": pl.Date,
+    "lifetime_value": pl.Float64,
+    "is_active": pl.Boolean,
+    "updated_at": pl.Datetime("us", "UTC"),
+    "cdc_operation": pl.String,
+    "source_committed_at": pl.Datetime("us", "UTC"),
+    "ingested_at": pl.Datetime("us", "UTC"),
+    "batch_id": pl.String,
+}
+
+
+def _at(day: int, hour: int = 0) -> datetime:
+    return datetime(2026, 1, day, hour, tzinfo=UTC)
+
+
+def _version(
+    customer_id: str,
+    *,
+    updated: datetime,
+    ingested: datetime,
+    operation: str = "insert",
+    email: str | None = "ada@example.com",
+    phone: str | None = "555-123-4567",
+    first_name: str = "Ada",
+    value: float = 10.0,
+) -> dict[str, object]:
+    return {
+        "customer_id": customer_id,
+        "first_name": first_name,
+        "last_name": "Lovelace",
+        "email": email,
+        "phone": phone,
+        "signup_date": date(2025, 6, 1),
+        "lifetime_value": value,
+        "is_active": True,
+        "updated_at": updated,
+        "cdc_operation": operation,
+        "source_committed_at": updated,
+        "ingested_at": ingested,
+        "batch_id": f"b-{ingested:%d%H}",
+    }
+
+
+def _stage(*versions: dict[str, object]) -> pl.DataFrame:
+    return stage_crm_customers(pl.LazyFrame(list(versions), schema=RAW_SCHEMA)).collect()
+
+
+def test_each_live_customer_once_in_its_latest_normalised_state() -> None:
+    staged = _stage(
+        _version("C2", updated=_at(1), ingested=_at(2), phone="(555) 987-6543"),
+        _version("C1", updated=_at(1), ingested=_at(2), email=" ADA@Example.com", value=1.0),
+        _version(
+            "C1",
+            updated=_at(3),
+            ingested=_at(4),
+            operation="update",
+            email=" Ada.L@Example.COM ",
+            phone="+1 555 123 4567",
+            first_name="  Ada  Augusta ",
+            value=2.5,
+        ),
+    )
+
+    assert staged.columns == STAGED_COLUMNS
+    assert staged.to_dicts() == [
+        {
+            "customer_id": "C1",
+            "first_name": "Ada Augusta",
+            "last_name": "Lovelace",
+            "email": "ada.l@example.com",
+            "phone": "+15551234567",
+            "signup_date": date(2025, 6, 1),
+            "lifetime_value": 2.5,
+            "is_active": True,
+            "updated_at": _at(3),
+        },
+        {
+            "customer_id": "C2",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "email": "ada@example.com",
+            "phone": "+15559876543",
+            "signup_date": date(2025, 6, 1),
+            "lifetime_value": 10.0,
+            "is_active": True,
+            "updated_at": _at(1),
+        },
+    ]
+
+
+def test_deleted_customers_are_dropped() -> None:
+    staged = _stage(
+        _version("C1", updated=_at(1), ingested=_at(2)),
+        _version("C2", updated=_at(1), ingested=_at(2)),
+        _version("C2", updated=_at(5), ingested=_at(6), operation="delete"),
+    )
+
+    assert staged["customer_id"].to_list() == ["C1"]
+
+
+def test_a_source_timestamp_tie_goes_to_the_later_capture() -> None:
+    staged = _stage(
+        _version("C1", updated=_at(3), ingested=_at(5), email="second@example.com"),
+        _version("C1", updated=_at(3), ingested=_at(4), email="first@example.com"),
+    )
+
+    assert staged["email"].to_list() == ["second@example.com"]
+
+
+def test_empty_and_garbage_contacts_become_null() -> None:
+    staged = _stage(_version("C1", updated=_at(1), ingested=_at(2), email="  ", phone="unknown"))
+
+    assert staged.select("email", "phone").row(0) == (None, None)
+
+
+def test_output_is_sorted_by_customer_id() -> None:
+    ids = ["C3", "C1", "C2"]
+    staged = _stage(*(_version(i, updated=_at(1), ingested=_at(2)) for i in ids))
+
+    assert staged["customer_id"].to_list() == sorted(ids)
