@@ -17,13 +17,14 @@ from c360.settings import Settings
 from simulator.context import DayContext, Emission, SourceFamily
 from simulator.population import generate_people, live_day
 from simulator.sources.crm import CrmSource
+from simulator.sources.orders import OrdersSource
 from simulator.truth import MANIFEST_SCHEMA, read_manifest, write_day
 
 STATE_FILE = "state.json"
 PEOPLE = "people"
 
 # Emission order matters: later families read the CRM's state for the same day.
-FAMILIES: tuple[SourceFamily, ...] = (CrmSource(),)
+FAMILIES: tuple[SourceFamily, ...] = (CrmSource(), OrdersSource())
 
 
 class WorldMismatchError(RuntimeError):
