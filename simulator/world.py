@@ -18,13 +18,20 @@ from simulator.context import DayContext, Emission, SourceFamily
 from simulator.population import generate_people, live_day
 from simulator.sources.crm import CrmSource
 from simulator.sources.orders import OrdersSource
+from simulator.sources.tickets import TicketsSource
+from simulator.sources.vendor_files import VendorFilesSource
 from simulator.truth import MANIFEST_SCHEMA, read_manifest, write_day
 
 STATE_FILE = "state.json"
 PEOPLE = "people"
 
 # Emission order matters: later families read the CRM's state for the same day.
-FAMILIES: tuple[SourceFamily, ...] = (CrmSource(), OrdersSource())
+FAMILIES: tuple[SourceFamily, ...] = (
+    CrmSource(),
+    OrdersSource(),
+    VendorFilesSource(),
+    TicketsSource(),
+)
 
 
 class WorldMismatchError(RuntimeError):
