@@ -16,6 +16,7 @@ import polars as pl
 from c360.settings import Settings
 from simulator.context import DayContext, Emission, SourceFamily
 from simulator.population import generate_people, live_day
+from simulator.sources.clickstream import ClickstreamSource
 from simulator.sources.crm import CrmSource
 from simulator.sources.orders import OrdersSource
 from simulator.sources.tickets import TicketsSource
@@ -29,6 +30,7 @@ PEOPLE = "people"
 FAMILIES: tuple[SourceFamily, ...] = (
     CrmSource(),
     OrdersSource(),
+    ClickstreamSource(),
     VendorFilesSource(),
     TicketsSource(),
 )
