@@ -77,7 +77,11 @@ def main() -> None:
     """Entry point: run the app, turning known errors into one clear line."""
     try:
         app()
-    except _known_errors() as exc:
+    except Exception as exc:
+        # The known errors live in modules that import Prefect and dbt: only look them up
+        # when something failed, so `--help` and quick commands stay fast.
+        if not isinstance(exc, _known_errors()):
+            raise
         err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         raise SystemExit(1) from None
 
@@ -161,8 +165,8 @@ def simulate(
     )
     if report.already_emitted:
         console.print(f"day {report.day} already emitted: nothing to do (use --days N)")
-    for dataset, rows in report.emitted.items():
-        console.print(f"  {dataset}: {rows:,} rows")
+    for source, rows in report.emitted.items():
+        console.print(f"  {source}: {rows:,} rows")
     console.print(f"world at day {report.day}; truth in {settings.sources_dir / 'truth'}")
 
 

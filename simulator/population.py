@@ -147,12 +147,22 @@ def live_day(
         },
         schema_overrides={"new_street": pl.String},
     )
+    new_email = rng.random(n) < DAILY_RATES["new_email"]
+    name_change = rng.random(n) < DAILY_RATES["name_change"]
+    churn = (rng.random(n) < DAILY_RATES["churn"]) & ~people["is_churned"].to_numpy()
+    last_pick = rng.integers(0, len(pool["last"]), n)
+    # A name change gives another name: drawing the current one takes the next in the pool.
+    new_last = np.where(
+        pool["last"][last_pick] == people["last_name"].to_numpy(),
+        pool["last"][(last_pick + 1) % len(pool["last"])],
+        pool["last"][last_pick],
+    )
     flags = pl.DataFrame(
         {
-            "new_email": rng.random(n) < DAILY_RATES["new_email"],
-            "name_change": rng.random(n) < DAILY_RATES["name_change"],
-            "churn": (rng.random(n) < DAILY_RATES["churn"]) & ~people["is_churned"].to_numpy(),
-            "new_last": pool["last"][rng.integers(0, len(pool["last"]), n)],
+            "new_email": new_email,
+            "name_change": name_change,
+            "churn": churn,
+            "new_last": new_last,
             "suffix": rng.integers(100, 999, n),
             "new_domain": np.array(EMAIL_DOMAINS)[rng.integers(0, len(EMAIL_DOMAINS), n)],
         }

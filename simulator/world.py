@@ -50,7 +50,8 @@ class WorldState:
 
 @dataclass(frozen=True)
 class SimulationReport:
-    """What a `simulate` call emitted: the days and rows per dataset (empty if nothing)."""
+    """What a `simulate` call emitted: the days, and rows per source family (empty if
+    nothing was emitted)."""
 
     day: int
     days_emitted: list[int] = field(default_factory=list)
@@ -103,9 +104,9 @@ def simulate(
     manifest = read_manifest(settings.sources_dir / "truth").filter(
         pl.col("day").is_in(emitted_days)
     )
-    totals = manifest.group_by("dataset").agg(pl.col("rows").sum()).sort("dataset")
+    totals = manifest.group_by("source").agg(pl.col("rows").sum()).sort("source")
     return SimulationReport(
-        last, emitted_days, dict(zip(totals["dataset"], totals["rows"], strict=True))
+        last, emitted_days, dict(zip(totals["source"], totals["rows"], strict=True))
     )
 
 

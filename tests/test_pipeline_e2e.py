@@ -18,8 +18,8 @@ from pyiceberg.catalog import Catalog, load_catalog
 
 from c360.settings import Settings, load_settings
 from catalog.factory import catalog_properties
-from simulator import crm
 from simulator.emitters.database import connect, read_rows
+from simulator.sources import crm
 from simulator.truth import read_manifest, read_records
 from transforms import normalise
 
@@ -116,7 +116,7 @@ def test_the_zone_namespaces_exist(lakehouse: Lakehouse) -> None:
 
 def test_every_zone_holds_every_emitted_customer_once(lakehouse: Lakehouse) -> None:
     truth = lakehouse.settings.sources_dir / "truth"
-    emitted = read_manifest(truth).filter(pl.col("source") == "crm.customers")["rows"].item()
+    emitted = read_manifest(truth).filter(pl.col("dataset") == "crm.customers")["rows"].item()
     truth_ids = sorted(read_records(truth).filter(pl.col("source") == "crm")["source_record_id"])
 
     assert emitted == len(truth_ids) > 0

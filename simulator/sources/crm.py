@@ -26,6 +26,8 @@ DAILY_SIGNUP_RATE = 0.002  # of people not yet customers
 DAILY_VALUE_CHANGE_RATE = 0.01  # of customers whose lifetime value grows
 HARD_DELETE_SHARE = 0.5  # of churned customers deleted rather than deactivated
 DRIFT_COLUMN = "loyalty_tier"
+# The highest customer number ever issued: deleted customers' ids are never issued again.
+ISSUED = "crm_issued"
 
 TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
@@ -60,19 +62,23 @@ class CrmSource:
         url = ctx.settings.resolved_sources().crm_url
         assert url, "every profile names a CRM database"
         engine = connect(url)
-        state = ctx.load_state(NAME)
-        if state is None:
-            state = initial_customers(ctx)
-            replace_rows(engine, CUSTOMERS, state)
-            upserts, deletes, new = state, pl.Series("customer_id", [], pl.String), state
-        else:
-            upserts, deletes, new = daily_changes(ctx, state)
-            extra = [DRIFT_COLUMN] if DRIFT_COLUMN in upserts.columns else []
-            apply_changes(engine, CUSTOMERS, upserts.select(COLUMNS + extra), deletes, extra)
-            gone = pl.concat([upserts["customer_id"], deletes]).implode()
-            kept = state.filter(~pl.col("customer_id").is_in(gone))
-            state = pl.concat([kept, upserts.select(state.columns)]).sort("customer_id")
+        try:
+            state = ctx.load_state(NAME)
+            if state is None:
+                state = initial_customers(ctx)
+                replace_rows(engine, CUSTOMERS, state)
+                upserts, deletes, new = state, pl.Series("customer_id", [], pl.String), state
+            else:
+                upserts, deletes, new = daily_changes(ctx, state)
+                extra = [DRIFT_COLUMN] if DRIFT_COLUMN in upserts.columns else []
+                apply_changes(engine, CUSTOMERS, upserts.select(COLUMNS + extra), deletes, extra)
+                gone = pl.concat([upserts["customer_id"], deletes]).implode()
+                kept = state.filter(~pl.col("customer_id").is_in(gone))
+                state = pl.concat([kept, upserts.select(state.columns)]).sort("customer_id")
+        finally:
+            engine.dispose()
         ctx.save_state(NAME, state)
+        ctx.save_state(ISSUED, pl.DataFrame({"last_number": [_next_number(ctx, state) - 1]}))
         emitted = upserts.drop("person_id")
         return Emission(
             datasets=[
@@ -145,15 +151,24 @@ def daily_changes(
         ~pl.col("person_id").is_in(state["person_id"].implode()) & ~pl.col("is_churned")
     )
     signups = prospects.filter(pl.Series(rng.random(prospects.height) < DAILY_SIGNUP_RATE))
-    next_id = state["customer_id"].str.slice(1).cast(pl.Int64).max()
-    next_id = (next_id if isinstance(next_id, int) else 0) + 1
-    new = _as_crm_rows(ctx, signups, rng, signup_days_back=0, first_id=next_id)
+    new = _as_crm_rows(ctx, signups, rng, signup_days_back=0, first_id=_next_number(ctx, state))
     upserts = _stamp(ctx, pl.concat([changed.select(state.columns), new]), rng)
     if ctx.fault("schema_drift"):
         tiers = np.array(["gold", "silver", "bronze"])[rng.integers(0, 3, upserts.height)]
         upserts = upserts.with_columns(pl.Series(DRIFT_COLUMN, tiers))
     new_ids = new["customer_id"].implode()
     return upserts, deletes.sort(), upserts.filter(pl.col("customer_id").is_in(new_ids))
+
+
+def _next_number(ctx: DayContext, state: pl.DataFrame) -> int:
+    """The number of the next customer id: above every id in `state` and every id issued
+    before (a deleted customer's id stays retired, as a database sequence would keep it)."""
+    numbers = state["customer_id"].str.slice(1).cast(pl.Int64)
+    issued = ctx.load_state(ISSUED)
+    if issued is not None:
+        numbers = pl.concat([numbers, issued["last_number"].cast(pl.Int64)])
+    last = numbers.max()
+    return (last if isinstance(last, int) else 0) + 1
 
 
 def _stamp(ctx: DayContext, rows: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
@@ -163,7 +178,8 @@ def _stamp(ctx: DayContext, rows: pl.DataFrame, rng: np.random.Generator) -> pl.
         updated_at=pl.lit(ctx.start) + pl.duration(microseconds=pl.lit(pl.Series(offsets)))
     )
     if ctx.fault("clock_skew"):
-        skewed = pl.Series(rng.random(rows.height) < 0.05)
+        # A stream of its own: the fault moves some clocks and changes nothing else.
+        skewed = pl.Series(ctx.rng("crm.clock_skew").random(rows.height) < 0.05)
         stamped = stamped.with_columns(
             updated_at=pl.when(skewed)
             .then(pl.col("updated_at") - timedelta(hours=3))

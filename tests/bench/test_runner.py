@@ -21,7 +21,7 @@ from bench.runner import (
     summarize,
     write_results,
 )
-from bench.workloads import available, landing
+from bench.workloads import available, landing, simulate
 
 
 class FakeClock:
@@ -187,7 +187,7 @@ def test_cli_lists_workloads_and_rejects_unknown_ones(capsys: pytest.CaptureFixt
 
 
 def test_registry_finds_every_workload_module() -> None:
-    assert available() == {"landing": landing.WORKLOAD}
+    assert available() == {"landing": landing.WORKLOAD, "simulate": simulate.WORKLOAD}
 
 
 def test_landing_writes_every_row_into_iceberg_and_reports_both_engines(tmp_path: Path) -> None:

@@ -9,9 +9,9 @@ from pyiceberg.catalog import Catalog
 
 from c360.settings import Settings
 from catalog.tables.definition import TableDef
-from simulator import crm
 from simulator.clock import day_start
 from simulator.emitters.database import connect, read_rows
+from simulator.sources import crm
 
 UPDATED = ["C00000002", "C00000010", "C00000100"]
 INSERTED = ["C90000001", "C90000002"]
@@ -69,6 +69,11 @@ def change_crm(settings: Settings) -> None:
                     "last_name": f"Customer  {i}",
                     "email": f"new{i}@example.com",
                     "phone": f"(555) 010-000{i}",
+                    "street": f" {i + 1}  Elm  St ",
+                    "city": "Salem",
+                    "state": "MA",
+                    "postcode": "01970",
+                    "country": "US",
                     "signup_date": date(2026, 1, 2),
                     "lifetime_value": 0.0,
                     "is_active": True,

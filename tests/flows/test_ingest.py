@@ -12,7 +12,8 @@ from c360.settings import Settings, SourceSettings
 from catalog.tables import raw
 from catalog.writer import BATCH_ID, WriteResult
 from flows.ingest import WATERMARK, capture_changes
-from simulator import crm
+from simulator.sources import crm
+from simulator.truth import frame_checksum, read_manifest
 from simulator.world import simulate
 from tests.flows.crm_source import (
     INSERTED,
@@ -131,3 +132,28 @@ def test_capture_appends_exactly_the_changed_rows(world: Settings, catalog: Cata
     assert newest is not None
     assert _watermark(catalog) == newest.isoformat()
     assert _capture(world, catalog, "run-3").skipped
+
+
+def test_capture_after_a_simulated_day_lands_exactly_that_days_changes(
+    world: Settings, catalog: Catalog
+) -> None:
+    first = _capture(world, catalog, "run-1")
+    simulate(world, days=1)
+
+    changes = _capture(world, catalog, "run-2")
+
+    manifest = read_manifest(world.sources_dir / "truth").filter(
+        pl.col("day") == 1, pl.col("dataset") == crm.DATASET
+    )
+    appended = _raw(catalog).filter(pl.col("batch_id") == changes.batch_id)
+    assert changes.rows == manifest["rows"].item() > 0
+    # The very rows the CRM emitted that day, as the manifest's checksum recorded them.
+    assert frame_checksum(appended.select(crm.COLUMNS), "customer_id") == (
+        manifest["checksum"].item()
+    )
+    assert _raw(catalog).height == first.rows + changes.rows
+    known = set(_raw(catalog).filter(pl.col("batch_id") == first.batch_id)["customer_id"])
+    expected_ops = {i: "update" if i in known else "insert" for i in appended["customer_id"]}
+    assert dict(zip(appended["customer_id"], appended["cdc_operation"], strict=True)) == (
+        expected_ops
+    )

@@ -14,7 +14,7 @@ from catalog.tables import raw, staging
 from catalog.writer import WriteResult, write
 from flows.ingest import capture_changes
 from flows.stage import stage_table
-from simulator import crm
+from simulator.sources import crm
 from simulator.world import simulate
 from tests.flows.crm_source import (
     CHANGED_AT,
@@ -56,6 +56,8 @@ def _normalised(source: pl.DataFrame) -> pl.DataFrame:
         normalise.name("last_name"),
         normalise.email("email"),
         normalise.phone_e164("phone"),
+        normalise.name("street"),
+        normalise.name("city"),
     ).sort("customer_id")
 
 
@@ -88,10 +90,11 @@ def test_staging_holds_the_sources_current_rows_normalised(
         "new1@example.com",
     ]
     new = changed.filter(pl.col("customer_id") == INSERTED[0]).row(0, named=True)
-    assert (new["first_name"], new["last_name"], new["phone"]) == (
+    assert (new["first_name"], new["last_name"], new["phone"], new["street"]) == (
         "New",
         "Customer 0",
         "+15550100000",
+        "1 Elm St",
     )
     # Every phone the simulator typed parses.
     assert staged["phone"].null_count() == 0

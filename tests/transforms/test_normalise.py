@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from simulator.crm import PHONE_STYLES
+from simulator.noise import PHONE_STYLES
 from transforms import normalise
 
 
