@@ -9,7 +9,7 @@ def latest_state(history: pl.LazyFrame, key: str, order_by: list[str]) -> pl.Laz
     """The newest version of each `key` by `order_by`, with deleted keys removed.
 
     Args:
-        history: captured versions with a `cdc_operation` column.
+        history: captured versions with a `_cdc_operation` column.
         key: the column identifying an entity.
         order_by: columns ordering versions, oldest first (ties broken by the later one).
     """
@@ -17,5 +17,5 @@ def latest_state(history: pl.LazyFrame, key: str, order_by: list[str]) -> pl.Laz
         history.sort([key, *order_by], maintain_order=True)
         .group_by(key, maintain_order=True)
         .last()
-        .filter(pl.col("cdc_operation") != DELETE)
+        .filter(pl.col("_cdc_operation") != DELETE)
     )

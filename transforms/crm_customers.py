@@ -26,7 +26,7 @@ STAGED_COLUMNS = [
 def stage_crm_customers(raw: pl.LazyFrame) -> pl.LazyFrame:
     """Current state of every live CRM customer with normalised identity attributes."""
     return (
-        raw.pipe(latest_state, key="customer_id", order_by=["updated_at", "ingested_at"])
+        raw.pipe(latest_state, key="customer_id", order_by=["updated_at", "_ingested_at"])
         .with_columns(
             normalise.name("first_name"),
             normalise.name("last_name"),

@@ -10,12 +10,19 @@ from pyiceberg.types import (
 
 from catalog.tables.definition import Column, TableDef, Zone
 
-# Every raw table ends with these: how the row was captured and by which batch.
-CAPTURE_COLUMNS = (
-    Column("cdc_operation", StringType(), required=True, doc="insert, update or delete"),
-    Column("source_committed_at", TimestamptzType(), doc="when the source committed the row"),
-    Column("ingested_at", TimestamptzType(), required=True, doc="when c360 captured it"),
-    Column("batch_id", StringType(), required=True, doc="the ingest batch that wrote it"),
+# Every raw table ends with these: where a row came from, when, and in which batch.
+INGEST_COLUMNS = (
+    Column("_source", StringType(), required=True, doc="the source dataset, e.g. crm.customers"),
+    Column("_batch_id", StringType(), required=True, doc="the ingest batch that wrote it"),
+    Column("_ingested_at", TimestamptzType(), required=True, doc="when c360 captured it"),
+    Column("_source_file", StringType(), doc="the landing key a file row came from"),
+    Column("_source_position", StringType(), doc="shard and sequence number, or row in file"),
+)
+# Tables replicated from a database add how each version was captured.
+CDC_COLUMNS = (
+    Column("_cdc_operation", StringType(), required=True, doc="insert, update or delete"),
+    Column("_source_committed_at", TimestamptzType(), doc="when the source committed the row"),
+    *INGEST_COLUMNS,
 )
 
 CRM_CUSTOMERS = TableDef(
@@ -37,9 +44,9 @@ CRM_CUSTOMERS = TableDef(
         Column("lifetime_value", DoubleType()),
         Column("is_active", BooleanType()),
         Column("updated_at", TimestamptzType()),
-        *CAPTURE_COLUMNS,
+        *CDC_COLUMNS,
     ),
-    partition_by=(("ingested_at", "day"),),
+    partition_by=(("_ingested_at", "day"),),
 )
 
 TABLES = (CRM_CUSTOMERS,)

@@ -31,9 +31,12 @@ def crm_customer_rows(
             "lifetime_value": [float(k) for k in range(n)],
             "is_active": [k % 2 == 0 for k in range(n)],
             "updated_at": pa.array([INGESTED_AT] * n, pa.timestamp("us", tz="UTC")),
-            "cdc_operation": ["insert"] * n,
-            "source_committed_at": pa.array([INGESTED_AT] * n, pa.timestamp("us", tz="UTC")),
-            "ingested_at": pa.array([ingested_at] * n, pa.timestamp("us", tz="UTC")),
-            "batch_id": [batch_id] * n,
+            "_cdc_operation": ["insert"] * n,
+            "_source_committed_at": pa.array([INGESTED_AT] * n, pa.timestamp("us", tz="UTC")),
+            "_source": ["crm.customers"] * n,
+            "_batch_id": [batch_id] * n,
+            "_ingested_at": pa.array([ingested_at] * n, pa.timestamp("us", tz="UTC")),
+            "_source_file": pa.nulls(n, pa.string()),
+            "_source_position": pa.nulls(n, pa.string()),
         }
     )

@@ -67,7 +67,8 @@ def test_ensure_all_creates_each_table_once(backend_settings: Settings) -> None:
         assert table.schema().column_names == TABLES[name].column_names
         assert table.properties["commit.retry.num-retries"] == "10"
     raw_spec = first["raw.crm_customers"].spec()
-    assert [(f.name, f.transform) for f in raw_spec.fields] == [("ingested_at_day", DayTransform())]
+    partitions = [(f.name, f.transform) for f in raw_spec.fields]
+    assert partitions == [("_ingested_at_day", DayTransform())]
 
 
 def test_catalog_properties_open_the_same_catalog(backend_settings: Settings) -> None:

@@ -52,7 +52,8 @@ def test_ensure_all_creates_the_zones_and_each_table_once(remote_settings: Setti
         assert table.schema().column_names == TABLES[name].column_names
         assert table.properties["commit.retry.num-retries"] == "10"
     raw_spec = first["raw.crm_customers"].spec()
-    assert [(f.name, f.transform) for f in raw_spec.fields] == [("ingested_at_day", DayTransform())]
+    partitions = [(f.name, f.transform) for f in raw_spec.fields]
+    assert partitions == [("_ingested_at_day", DayTransform())]
 
 
 def test_writes_rows_that_an_outside_reader_reads_back(remote_settings: Settings) -> None:

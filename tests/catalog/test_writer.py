@@ -39,9 +39,10 @@ UTC = dt.UTC
 def _required_only(n: int = 2) -> dict[str, list[object]]:
     return {
         "customer_id": [f"c{i}" for i in range(n)],
-        "cdc_operation": ["insert"] * n,
-        "ingested_at": [INGESTED_AT] * n,
-        "batch_id": ["b1"] * n,
+        "_cdc_operation": ["insert"] * n,
+        "_ingested_at": [INGESTED_AT] * n,
+        "_source": ["crm.customers"] * n,
+        "_batch_id": ["b1"] * n,
     }
 
 
@@ -74,24 +75,24 @@ def test_fit_fills_missing_optional_columns_with_nulls() -> None:
 
 
 def test_fit_takes_naive_timestamps_as_utc() -> None:
-    data = _required_only(1) | {"ingested_at": [dt.datetime(2024, 5, 1, 12, 30)]}
+    data = _required_only(1) | {"_ingested_at": [dt.datetime(2024, 5, 1, 12, 30)]}
 
     fitted = fit_to_schema(pa.table(data), RAW.schema(), RAW_NAME)
 
-    assert fitted["ingested_at"].type == pa.timestamp("us", tz="UTC")
-    assert fitted["ingested_at"].to_pylist() == [dt.datetime(2024, 5, 1, 12, 30, tzinfo=UTC)]
+    assert fitted["_ingested_at"].type == pa.timestamp("us", tz="UTC")
+    assert fitted["_ingested_at"].to_pylist() == [dt.datetime(2024, 5, 1, 12, 30, tzinfo=UTC)]
 
 
 @pytest.mark.parametrize("tz", [None, "UTC", "Europe/Berlin"])
 def test_fit_truncates_nanosecond_timestamps_to_utc_microseconds(tz: str | None) -> None:
     # 2024-05-01T12:30:00.123456789 UTC, as pandas would hand it over.
     nanos = 1_714_566_600_123_456_789
-    data = _required_only(1) | {"ingested_at": pa.array([nanos], pa.timestamp("ns", tz=tz))}
+    data = _required_only(1) | {"_ingested_at": pa.array([nanos], pa.timestamp("ns", tz=tz))}
 
     fitted = fit_to_schema(pa.table(data), RAW.schema(), RAW_NAME)
 
-    assert fitted["ingested_at"].type == pa.timestamp("us", tz="UTC")
-    assert fitted["ingested_at"].to_pylist() == [
+    assert fitted["_ingested_at"].type == pa.timestamp("us", tz="UTC")
+    assert fitted["_ingested_at"].to_pylist() == [
         dt.datetime(2024, 5, 1, 12, 30, 0, 123456, tzinfo=UTC)
     ]
 
@@ -101,7 +102,7 @@ def test_fit_accepts_a_polars_frame() -> None:
     frame = pl.from_arrow(rows)
     assert isinstance(frame, pl.DataFrame)
     # Polars' own types: string views, naive datetimes, columns in another order.
-    frame = frame.with_columns(pl.col("ingested_at").dt.replace_time_zone(None)).select(
+    frame = frame.with_columns(pl.col("_ingested_at").dt.replace_time_zone(None)).select(
         sorted(frame.columns)
     )
 
@@ -119,17 +120,17 @@ def test_fit_refuses_a_column_unknown_to_the_table() -> None:
 
 
 def test_fit_refuses_nulls_in_a_required_column() -> None:
-    data = pa.table(_required_only() | {"cdc_operation": ["insert", None]})
+    data = pa.table(_required_only() | {"_cdc_operation": ["insert", None]})
 
-    with pytest.raises(SchemaMismatchError, match=r"raw\.crm_customers.*'cdc_operation'.*1 null"):
+    with pytest.raises(SchemaMismatchError, match=r"raw\.crm_customers.*'_cdc_operation'.*1 null"):
         fit_to_schema(data, RAW.schema(), RAW_NAME)
 
 
 def test_fit_refuses_a_missing_required_column() -> None:
     data = _required_only()
-    del data["batch_id"]
+    del data["_batch_id"]
 
-    with pytest.raises(SchemaMismatchError, match=r"raw\.crm_customers.*'batch_id' missing"):
+    with pytest.raises(SchemaMismatchError, match=r"raw\.crm_customers.*'_batch_id' missing"):
         fit_to_schema(pa.table(data), RAW.schema(), RAW_NAME)
 
 
@@ -187,7 +188,7 @@ def test_overwrite_filter_replaces_only_matching_rows(catalog: Catalog) -> None:
         overwrite_filter=EqualTo("customer_id", "c2"),
     )
 
-    assert [(r["customer_id"], r["batch_id"]) for r in _table_rows(catalog)] == [
+    assert [(r["customer_id"], r["_batch_id"]) for r in _table_rows(catalog)] == [
         ("c1", "b1"),
         ("c2", "b2"),
     ]
@@ -296,7 +297,7 @@ def test_two_processes_appending_at_once_lose_and_duplicate_nothing(
     assert len(ids) == WRITERS * BATCHES_PER_WRITER * ROWS_PER_BATCH
     assert set(ids) == {f"{b}-c{r}" for b in expected_batches for r in range(ROWS_PER_BATCH)}
     assert len(set(ids)) == len(ids)
-    assert set(data["batch_id"].to_pylist()) == expected_batches
+    assert set(data["_batch_id"].to_pylist()) == expected_batches
     # Each batch is exactly one snapshot in the history.
     committed = [s.summary[BATCH_ID] for s in table.snapshots() if s.summary is not None]
     assert len(committed) == len(expected_batches)

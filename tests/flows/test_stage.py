@@ -12,7 +12,7 @@ from pyiceberg.catalog import Catalog
 from c360.settings import Settings
 from catalog.tables import raw, staging
 from catalog.writer import WriteResult, write
-from flows.ingest import capture_changes
+from flows.ingest_db import capture_changes
 from flows.stage import stage_table
 from simulator.sources import crm
 from simulator.world import simulate
@@ -104,10 +104,10 @@ def test_deleted_customers_are_not_staged(world: Settings, catalog: Catalog) -> 
     _capture(world, catalog)
     gone = table_rows(catalog, raw.CRM_CUSTOMERS).filter(pl.col("customer_id") == UPDATED[0])
     deletion = gone.with_columns(
-        cdc_operation=pl.lit("delete"),
+        _cdc_operation=pl.lit("delete"),
         updated_at=pl.lit(CHANGED_AT).dt.replace_time_zone("UTC"),
-        ingested_at=pl.col("ingested_at") + timedelta(minutes=1),
-        batch_id=pl.lit("delete-batch"),
+        _ingested_at=pl.col("_ingested_at") + timedelta(minutes=1),
+        _batch_id=pl.lit("delete-batch"),
     )
     write(catalog, raw.CRM_CUSTOMERS, deletion, batch_id="delete-batch", run_id="r")
 

@@ -20,8 +20,8 @@ def _history(rows: list[tuple[str, str, int, int, str]]) -> pl.LazyFrame:
             "id": [r[0] for r in rows],
             "value": [r[1] for r in rows],
             "updated_at": [_at(r[2]) for r in rows],
-            "ingested_at": [_at(r[3]) for r in rows],
-            "cdc_operation": [r[4] for r in rows],
+            "_ingested_at": [_at(r[3]) for r in rows],
+            "_cdc_operation": [r[4] for r in rows],
         }
     )
 
@@ -73,13 +73,13 @@ def test_ties_on_the_source_timestamp_go_to_the_later_capture() -> None:
         ]
     )
 
-    assert _state(history, ["updated_at", "ingested_at"]) == {"a": "a-captured-second"}
+    assert _state(history, ["updated_at", "_ingested_at"]) == {"a": "a-captured-second"}
 
 
 def test_full_ties_go_to_the_later_row() -> None:
     history = _history([("a", "a-first", 5, 7, "update"), ("a", "a-second", 5, 7, "update")])
 
-    assert _state(history, ["updated_at", "ingested_at"]) == {"a": "a-second"}
+    assert _state(history, ["updated_at", "_ingested_at"]) == {"a": "a-second"}
 
 
 def test_columns_are_kept_and_empty_history_gives_empty_state() -> None:

@@ -23,10 +23,10 @@ RAW_SCHEMA = {
     "lifetime_value": pl.Float64,
     "is_active": pl.Boolean,
     "updated_at": pl.Datetime("us", "UTC"),
-    "cdc_operation": pl.String,
-    "source_committed_at": pl.Datetime("us", "UTC"),
-    "ingested_at": pl.Datetime("us", "UTC"),
-    "batch_id": pl.String,
+    "_cdc_operation": pl.String,
+    "_source_committed_at": pl.Datetime("us", "UTC"),
+    "_ingested_at": pl.Datetime("us", "UTC"),
+    "_batch_id": pl.String,
 }
 
 
@@ -62,10 +62,10 @@ def _version(
         "lifetime_value": value,
         "is_active": True,
         "updated_at": updated,
-        "cdc_operation": operation,
-        "source_committed_at": updated,
-        "ingested_at": ingested,
-        "batch_id": f"b-{ingested:%d%H}",
+        "_cdc_operation": operation,
+        "_source_committed_at": updated,
+        "_ingested_at": ingested,
+        "_batch_id": f"b-{ingested:%d%H}",
     }
 
 

@@ -11,7 +11,7 @@ from pyiceberg.catalog import Catalog
 from c360.settings import Settings, SourceSettings
 from catalog.tables import raw
 from catalog.writer import BATCH_ID, WriteResult
-from flows.ingest import WATERMARK, capture_changes
+from flows.ingest_db import WATERMARK, capture_changes
 from simulator.sources import crm
 from simulator.truth import frame_checksum, read_manifest
 from simulator.world import simulate
@@ -59,7 +59,7 @@ def _capture(settings: Settings, catalog: Catalog, run_id: str) -> WriteResult:
 
 
 def _raw(catalog: Catalog) -> pl.DataFrame:
-    return table_rows(catalog, raw.CRM_CUSTOMERS).sort("customer_id", "ingested_at")
+    return table_rows(catalog, raw.CRM_CUSTOMERS).sort("customer_id", "_ingested_at")
 
 
 def _watermark(catalog: Catalog) -> str | None:
@@ -77,10 +77,10 @@ def test_first_capture_lands_every_row_as_an_insert(world: Settings, catalog: Ca
     assert not result.skipped
     assert result.rows == source.height == landed.height
     assert landed.select(source.columns).equals(source)
-    assert landed["cdc_operation"].unique().to_list() == ["insert"]
-    assert landed["source_committed_at"].equals(landed["updated_at"], check_names=False)
-    assert landed["batch_id"].unique().to_list() == [result.batch_id]
-    assert landed["ingested_at"].null_count() == 0
+    assert landed["_cdc_operation"].unique().to_list() == ["insert"]
+    assert landed["_source_committed_at"].equals(landed["updated_at"], check_names=False)
+    assert landed["_batch_id"].unique().to_list() == [result.batch_id]
+    assert landed["_ingested_at"].null_count() == 0
 
 
 def test_snapshot_summary_carries_the_watermark(world: Settings, catalog: Catalog) -> None:
@@ -117,10 +117,10 @@ def test_capture_appends_exactly_the_changed_rows(world: Settings, catalog: Cata
 
     source = source_rows(world)
     landed = _raw(catalog)
-    appended = landed.filter(pl.col("batch_id") == changes.batch_id).sort("customer_id")
+    appended = landed.filter(pl.col("_batch_id") == changes.batch_id).sort("customer_id")
     assert changes.rows == 5
     assert landed.height == first.rows + changes.rows
-    assert dict(zip(appended["customer_id"], appended["cdc_operation"], strict=True)) == {
+    assert dict(zip(appended["customer_id"], appended["_cdc_operation"], strict=True)) == {
         **dict.fromkeys(UPDATED, "update"),
         **dict.fromkeys(INSERTED, "insert"),
     }
@@ -145,15 +145,15 @@ def test_capture_after_a_simulated_day_lands_exactly_that_days_changes(
     manifest = read_manifest(world.sources_dir / "truth").filter(
         pl.col("day") == 1, pl.col("dataset") == crm.DATASET
     )
-    appended = _raw(catalog).filter(pl.col("batch_id") == changes.batch_id)
+    appended = _raw(catalog).filter(pl.col("_batch_id") == changes.batch_id)
     assert changes.rows == manifest["rows"].item() > 0
     # The very rows the CRM emitted that day, as the manifest's checksum recorded them.
     assert frame_checksum(appended.select(crm.COLUMNS), "customer_id") == (
         manifest["checksum"].item()
     )
     assert _raw(catalog).height == first.rows + changes.rows
-    known = set(_raw(catalog).filter(pl.col("batch_id") == first.batch_id)["customer_id"])
+    known = set(_raw(catalog).filter(pl.col("_batch_id") == first.batch_id)["customer_id"])
     expected_ops = {i: "update" if i in known else "insert" for i in appended["customer_id"]}
-    assert dict(zip(appended["customer_id"], appended["cdc_operation"], strict=True)) == (
+    assert dict(zip(appended["customer_id"], appended["_cdc_operation"], strict=True)) == (
         expected_ops
     )
