@@ -178,6 +178,42 @@ def _faults(value: str | None) -> list[str]:
     return names
 
 
+@app.command()
+def ingest(
+    family: Annotated[str, typer.Argument(help="db, stream, files, tickets or all.")] = "all",
+    follow: Annotated[bool, typer.Option(help="stream only: keep consuming until Ctrl-C.")] = False,
+    profile: ProfileOption = None,
+) -> None:
+    """Land new source data in the raw zone, exactly once (re-running adds nothing)."""
+    settings = _settings(profile=profile)
+    from flows.ingest import Family, ingest_flow
+
+    if family != "all" and family not in Family.__members__.values():
+        raise UserError(
+            f"unknown source family {family!r}; choose db, stream, files, tickets or all"
+        )
+    if follow:
+        if family != Family.STREAM:
+            raise UserError("--follow applies to the stream only: c360 ingest stream --follow")
+        from flows.ingest_stream import consume
+
+        console.print(
+            "consuming the stream; Ctrl-C stops (uncommitted records are read again next time)"
+        )
+        consume(
+            settings,
+            follow=True,
+            run_id=new_run_id(),
+            on_commit=lambda w: console.print(f"{w.table}: +{w.rows:,} rows"),
+        )
+        return
+    families = list(Family) if family == "all" else [Family(family)]
+    writes = ingest_flow(settings, new_run_id(), families)
+    for w in writes:
+        state = "already landed" if w.skipped else f"+{w.rows:,} rows"
+        console.print(f"{w.table}: {state}")
+
+
 @app.command("catalog")
 def show_catalog(profile: ProfileOption = None) -> None:
     """Print the catalog settings an outside reader needs, and how to use them."""

@@ -71,7 +71,9 @@ class SourceSettings(BaseModel):
 
     `landing` is a folder or an `s3://bucket/prefix` URL (file drops and tickets);
     `stream` is `embedded` (a durable log under `$C360_HOME/sources/stream`) or `kinesis`
-    (the Kinesis API at `stream_endpoint`, or AWS when unset).
+    (the Kinesis API at `stream_endpoint`, or AWS when unset). `capture_overlap_minutes`
+    is how far before its watermark a database capture re-reads: the longest a source row
+    may commit after the `updated_at` it carries (the simulator's `clock_skew` is 3 hours).
     """
 
     crm_url: str | None = None
@@ -81,6 +83,7 @@ class SourceSettings(BaseModel):
     stream_name: str = "c360-clickstream"
     stream_endpoint: str | None = None
     stream_shards: int = 2
+    capture_overlap_minutes: int = 240
 
 
 FAULTS = ("schema_drift", "malformed_files", "null_keys", "duplicate_keys", "clock_skew")

@@ -1,5 +1,6 @@
 """Shared fixtures: settings and catalogs under a temporary home, and the real services
-(an S3 server, the machine's PostgreSQL and MariaDB) that integration tests talk to."""
+(an S3 server, the machine's PostgreSQL and MariaDB, a Kinesis endpoint on moto) that
+integration tests talk to."""
 
 from __future__ import annotations
 
@@ -280,3 +281,30 @@ def mysql_url(_mysql_server: None) -> Iterator[str]:
         with admin.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
         admin.close()
+
+
+# --- Kinesis --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def kinesis_endpoint() -> Iterator[str]:
+    """moto's AWS emulator in a thread on a free 127.0.0.1 port: its Kinesis endpoint."""
+    # Imported here: importing moto hooks a stubber into every botocore client made after.
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address=LOCALHOST, port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Placeholder AWS credentials and region, so boto3 never looks further (or at AWS)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "c360-test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "c360-test")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)

@@ -26,7 +26,9 @@ STAGED_COLUMNS = [
 def stage_crm_customers(raw: pl.LazyFrame) -> pl.LazyFrame:
     """Current state of every live CRM customer with normalised identity attributes."""
     return (
-        raw.pipe(latest_state, key="customer_id", order_by=["updated_at", "_ingested_at"])
+        # Capture order, not `updated_at`: a delete row has no source timestamp, and a row
+        # committed late under a skewed clock carries an older one than the version it replaced.
+        raw.pipe(latest_state, key="customer_id", order_by=["_ingested_at", "updated_at"])
         .with_columns(
             normalise.name("first_name"),
             normalise.name("last_name"),

@@ -37,7 +37,7 @@ def _at(day: int, hour: int = 0) -> datetime:
 def _version(
     customer_id: str,
     *,
-    updated: datetime,
+    updated: datetime | None,
     ingested: datetime,
     operation: str = "insert",
     email: str | None = "ada@example.com",
@@ -137,6 +137,25 @@ def test_deleted_customers_are_dropped() -> None:
     )
 
     assert staged["customer_id"].to_list() == ["C1"]
+
+
+def test_a_delete_without_a_source_timestamp_still_deletes() -> None:
+    staged = _stage(
+        _version("C1", updated=_at(1), ingested=_at(2)),
+        _version("C1", updated=None, ingested=_at(6), operation="delete"),
+    )
+
+    assert staged.is_empty()
+
+
+def test_the_later_capture_wins_even_with_an_older_source_timestamp() -> None:
+    # A late commit under a skewed clock: captured later, stamped earlier.
+    staged = _stage(
+        _version("C1", updated=_at(3), ingested=_at(4), email="first@example.com"),
+        _version("C1", updated=_at(2), ingested=_at(5), email="late@example.com"),
+    )
+
+    assert staged["email"].to_list() == ["late@example.com"]
 
 
 def test_a_source_timestamp_tie_goes_to_the_later_capture() -> None:
