@@ -18,6 +18,7 @@ from pyiceberg.catalog import Catalog, load_catalog
 
 from c360.settings import Settings, load_settings
 from catalog.factory import catalog_properties
+from catalog.tables import raw
 from simulator.emitters.database import connect, read_rows
 from simulator.sources import crm
 from simulator.truth import read_manifest, read_records
@@ -29,6 +30,7 @@ RUN_TIMEOUT_S = 300
 ZONES = [("curated",), ("ops",), ("raw",), ("staging",)]
 CUSTOMER_TABLES = ("raw.crm_customers", "staging.crm_customers", "curated.customers")
 CLI_MAIN = "from c360.cli import main; main()"
+RAW_TABLES = tuple(t.identifier_name for t in raw.TABLES)
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ class Lakehouse:
     def snapshot_ids(self) -> dict[str, int | None]:
         catalog = self.catalog()
         ids = {}
-        for name in CUSTOMER_TABLES:
+        for name in [*CUSTOMER_TABLES, *RAW_TABLES]:
             snapshot = catalog.load_table(name).current_snapshot()
             ids[name] = snapshot.snapshot_id if snapshot else None
         return ids
@@ -94,7 +96,7 @@ def lakehouse(tmp_path_factory: pytest.TempPathFactory) -> Lakehouse:
 @pytest.fixture(scope="module")
 def rerun(lakehouse: Lakehouse) -> tuple[dict[str, int], dict[str, int | None]]:
     """Run the pipeline a second time on the same home; what the tables held before."""
-    counts = {name: lakehouse.rows(name).height for name in CUSTOMER_TABLES}
+    counts = {name: lakehouse.rows(name).height for name in [*CUSTOMER_TABLES, *RAW_TABLES]}
     snapshots = lakehouse.snapshot_ids()
     _ran(c360(lakehouse.home, "run", "--scale", "tiny"))
     return counts, snapshots
@@ -124,6 +126,36 @@ def test_every_zone_holds_every_emitted_customer_once(lakehouse: Lakehouse) -> N
         ids = lakehouse.rows(name)["customer_id"]
         assert ids.is_unique().all(), name
         assert sorted(ids) == truth_ids, name
+
+
+def test_every_source_family_lands_what_was_emitted(lakehouse: Lakehouse) -> None:
+    manifest = read_manifest(lakehouse.settings.sources_dir / "truth").filter(pl.col("day") == 0)
+    emitted = dict(zip(manifest["dataset"], manifest["rows"], strict=True))
+    landed: dict[str, int] = {}
+    for name in RAW_TABLES:
+        rows = lakehouse.rows(name)
+        if "_source_file" in rows.columns and rows["_source_file"].is_not_null().all():
+            counts = rows.group_by("_source_file").len()
+            landed |= dict(zip(counts["_source_file"], counts["len"], strict=True))
+        elif name == "raw.clickstream_events":
+            landed["clickstream.events"] = rows.height
+        else:
+            counts = rows.group_by("_source").len()
+            landed |= dict(zip(counts["_source"], counts["len"], strict=True))
+
+    # Every database table, the stream (duplicates included) and every file and ticket drop.
+    expected = {k: v for k, v in emitted.items() if k != "clickstream.distinct_events"}
+    assert landed == expected
+    assert {k.split(".")[0].split("/")[0] for k in landed} >= {
+        "crm",
+        "orders",
+        "clickstream",
+        "loyalty",
+        "marketing",
+        "legacy",
+        "products",
+        "tickets",
+    }
 
 
 def test_curated_values_are_the_sources_values_normalised(lakehouse: Lakehouse) -> None:
@@ -173,8 +205,8 @@ def test_a_second_run_adds_no_rows(
 ) -> None:
     counts, snapshots = rerun
 
-    assert {name: lakehouse.rows(name).height for name in CUSTOMER_TABLES} == counts
-    # Nothing changed in the sources, so no customer table got a new commit either.
+    assert {name: lakehouse.rows(name).height for name in counts} == counts
+    # Nothing changed in the sources, so no customer or raw table got a new commit either.
     assert lakehouse.snapshot_ids() == snapshots
     for name in ("staging.crm_customers", "curated.customers"):
         assert lakehouse.rows(name)["customer_id"].is_unique().all(), name
