@@ -40,6 +40,10 @@ ui *args:
 simulate *args:
     c360 simulate "$@"
 
+# Land new source data in raw (`just ingest stream --follow`)
+ingest *args:
+    c360 ingest "$@"
+
 # Print the catalog settings an outside reader needs
 catalog:
     c360 catalog
