@@ -5,6 +5,9 @@ They run interleaved in one process: a warm-up round, then `repeats` timed round
 round running every variant once in a rotated order, so drift in the machine (other load,
 page cache, thermal) lands on all variants alike. Ratios to the baseline are the result
 worth reporting; absolute seconds only describe this machine at this moment.
+
+A step that measures more than its rows (a latency distribution, say) returns an `Outcome`
+whose named metrics become extra CSV columns, summarised by their median over the repeats.
 """
 
 from __future__ import annotations
@@ -15,14 +18,28 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
-Step = Callable[[], int]
-"""The timed part of one variant run; returns how many rows it processed."""
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a step returns when rows are not all it measured.
+
+    Args:
+        rows: how many rows it processed.
+        metrics: further figures by name (e.g. `p95_s`), reported next to the timing.
+    """
+
+    rows: int
+    metrics: Mapping[str, float] = field(default_factory=dict)
+
+
+Step = Callable[[], int | Outcome]
+"""The timed part of one variant run; returns how many rows it processed (or an Outcome)."""
 
 Clock = Callable[[], float]
 
@@ -85,6 +102,7 @@ class Measurement:
     repeat: int
     seconds: float
     rows: int
+    metrics: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def rows_per_s(self) -> float:
@@ -96,7 +114,7 @@ class VariantSummary:
     """The medians of one variant's repeats and its ratios to the baseline's medians.
 
     `ratio_rows_per_s` below 1 means slower than the baseline; `ratio_seconds` is the time
-    taken as a multiple of the baseline's.
+    taken as a multiple of the baseline's. `metrics` are the medians of the steps' own metrics.
     """
 
     workload: str
@@ -108,6 +126,7 @@ class VariantSummary:
     median_rows_per_s: float
     ratio_rows_per_s: float
     ratio_seconds: float
+    metrics: Mapping[str, float] = field(default_factory=dict)
 
 
 def run_workload(
@@ -167,7 +186,10 @@ def run_workload(
             start = clock()
             done = step()
             seconds = clock() - start
-            measurements.append(Measurement(workload.name, variant.name, repeat, seconds, done))
+            rows, metrics = (done.rows, done.metrics) if isinstance(done, Outcome) else (done, {})
+            measurements.append(
+                Measurement(workload.name, variant.name, repeat, seconds, rows, dict(metrics))
+            )
     return measurements
 
 
@@ -203,6 +225,11 @@ def summarize(measurements: Sequence[Measurement], baseline: str) -> list[Varian
             median_rows_per_s=medians[name][1],
             ratio_rows_per_s=_ratio(medians[name][1], base_rows_per_s),
             ratio_seconds=_ratio(medians[name][0], base_seconds),
+            metrics={
+                metric: statistics.median(m.metrics[metric] for m in runs)
+                for metric in _metric_names(runs)
+                if all(metric in m.metrics for m in runs)
+            },
         )
         for name, runs in by_variant.items()
     ]
@@ -222,17 +249,29 @@ def write_results(
     results_dir.mkdir(parents=True, exist_ok=True)
     runs_path = results_dir / f"{workload}.csv"
     summary_path = results_dir / f"{workload}.summary.csv"
-    run_columns = [f.name for f in fields(Measurement)] + ["rows_per_s"]
+    run_columns = [*_plain_fields(Measurement), "rows_per_s", *_metric_names(measurements)]
     _write_csv(
-        runs_path, run_columns, ({**asdict(m), "rows_per_s": m.rows_per_s} for m in measurements)
+        runs_path,
+        run_columns,
+        ({**_flat(m), "rows_per_s": m.rows_per_s} for m in measurements),
     )
-    _write_csv(summary_path, [f.name for f in fields(VariantSummary)], map(asdict, summaries))
+    summary_columns = [*_plain_fields(VariantSummary), *_metric_names(summaries)]
+    _write_csv(summary_path, summary_columns, map(_flat, summaries))
     return runs_path, summary_path
 
 
 def format_table(summaries: Sequence[VariantSummary]) -> str:
     """A short fixed-width table of the summaries, baseline marked with `*`."""
-    header = ("variant", "rows", "median s", "rows/s", "x baseline rows/s", "x baseline time")
+    metrics = _metric_names(summaries)
+    header = (
+        "variant",
+        "rows",
+        "median s",
+        "rows/s",
+        "x baseline rows/s",
+        "x baseline time",
+        *metrics,
+    )
     lines = [
         (
             f"{s.variant}{' *' if s.is_baseline else ''}",
@@ -241,6 +280,7 @@ def format_table(summaries: Sequence[VariantSummary]) -> str:
             f"{s.median_rows_per_s:,.0f}",
             f"{s.ratio_rows_per_s:.2f}",
             f"{s.ratio_seconds:.2f}",
+            *(f"{s.metrics[m]:,.2f}" if m in s.metrics else "" for m in metrics),
         )
         for s in summaries
     ]
@@ -262,6 +302,21 @@ def _check_variants(workload: Workload, variants: Sequence[Variant]) -> None:
         raise ValueError(
             f"workload {workload.name!r}: baseline {workload.baseline!r} is not a variant ({names})"
         )
+
+
+def _metric_names(rows: Iterable[Measurement | VariantSummary]) -> list[str]:
+    """Every metric name in `rows`, in the order first seen."""
+    return list(dict.fromkeys(name for row in rows for name in row.metrics))
+
+
+def _plain_fields(cls: type[Measurement] | type[VariantSummary]) -> list[str]:
+    return [f.name for f in fields(cls) if f.name != "metrics"]
+
+
+def _flat(row: Measurement | VariantSummary) -> dict[str, Any]:
+    """`row` as one CSV record: its fields, then its metrics as columns of their own."""
+    values = asdict(row)
+    return {**{k: v for k, v in values.items() if k != "metrics"}, **row.metrics}
 
 
 def _ratio(value: float, baseline: float) -> float:

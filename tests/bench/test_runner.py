@@ -14,10 +14,12 @@ from bench import workloads
 from bench.cli import main
 from bench.runner import (
     Measurement,
+    Outcome,
     Step,
     Variant,
     Workload,
     WorkloadContext,
+    format_table,
     run_workload,
     summarize,
     write_results,
@@ -157,6 +159,38 @@ def test_results_csv_has_one_row_per_variant_and_repeat(tmp_path: Path) -> None:
     assert float(summary["base"]["ratio_rows_per_s"]) == 1.0
     assert float(summary["cand"]["ratio_rows_per_s"]) == pytest.approx(2.0)
     assert float(summary["cand"]["ratio_seconds"]) == pytest.approx(0.5)
+
+
+def test_step_metrics_become_columns_and_summaries_take_their_median(tmp_path: Path) -> None:
+    latencies = iter([3.0, 1.0, 2.0, 9.0, 8.0, 7.0])
+
+    def variants(context: WorkloadContext) -> list[Variant]:
+        def prepare() -> Step:
+            return lambda: Outcome(context.rows, {"p95_s": next(latencies)})
+
+        return [Variant("base", prepare), Variant("cand", prepare)]
+
+    workload = Workload("lat", "metrics", "base", 5, variants)
+    measurements = run_workload(workload, rows=5, repeats=3, warmup=0)
+    summaries = summarize(measurements, "base")
+
+    runs_path, summary_path = write_results(tmp_path, "lat", measurements, summaries)
+
+    # Rounds rotate: base, cand | cand, base | base, cand.
+    assert {s.variant: dict(s.metrics) for s in summaries} == {
+        "base": {"p95_s": 8.0},  # of 3, 9, 8
+        "cand": {"p95_s": 2.0},  # of 1, 2, 7
+    }
+    runs = read_csv(runs_path)
+    assert list(runs[0]) == [
+        *("workload", "variant", "repeat", "seconds", "rows", "rows_per_s", "p95_s"),
+    ]
+    assert [float(r["p95_s"]) for r in runs] == [3.0, 1.0, 2.0, 9.0, 8.0, 7.0]
+    assert {r["variant"]: float(r["p95_s"]) for r in read_csv(summary_path)} == {
+        "base": 8.0,
+        "cand": 2.0,
+    }
+    assert "p95_s" in format_table(summaries)
 
 
 def test_cli_runs_named_workload_prints_table_and_writes_csvs(
