@@ -188,10 +188,9 @@ def ingest(
     settings = _settings(profile=profile)
     from flows.ingest import Family, ingest_flow
 
-    if family != "all" and family not in Family.__members__.values():
-        raise UserError(
-            f"unknown source family {family!r}; choose db, stream, files, tickets or all"
-        )
+    choices = ["all", *Family]
+    if family not in choices:
+        raise UserError(f"unknown source family {family!r}; choose from {', '.join(choices)}")
     if follow:
         if family != Family.STREAM:
             raise UserError("--follow applies to the stream only: c360 ingest stream --follow")

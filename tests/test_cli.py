@@ -141,3 +141,23 @@ def test_another_seed_on_a_simulated_home_is_one_clear_line(
     assert error.endswith("`c360 reset` to start a new world")
     state = json.loads((tmp_path / "sources" / STATE_FILE).read_text())
     assert state["day"] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("ingest", "crm"),
+            "unknown source family 'crm'; choose from all, db, stream, files, tickets",
+        ),
+        (("ingest", "db", "--follow"), "--follow applies to the stream only"),
+    ],
+)
+def test_ingest_refuses_a_bad_family_in_one_line(
+    c360: Callable[..., Ran], args: tuple[str, ...], message: str
+) -> None:
+    ran = c360(*args)
+
+    assert ran.code == 1
+    assert ran.err.count("\n") == 1
+    assert ran.err.startswith(f"error: {message}")
