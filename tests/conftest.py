@@ -11,6 +11,7 @@ import sysconfig
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -115,6 +116,14 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _skip_unless_listening(server: str, port: int) -> None:
+    """Skip the test unless something accepts connections on 127.0.0.1:`port`."""
+    try:
+        socket.create_connection((LOCALHOST, port), timeout=2).close()
+    except OSError as exc:
+        pytest.skip(f"no {server} server reachable at {LOCALHOST}:{port} ({exc})")
+
+
 def _weed_binary() -> Path:
     weed = Path(sysconfig.get_path("scripts")) / "weed"
     if not weed.exists():
@@ -122,27 +131,67 @@ def _weed_binary() -> Path:
     return weed
 
 
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    """A real SeaweedFS S3 server (`weed mini`) on free 127.0.0.1 ports, for the session."""
-    data_dir = tmp_path_factory.mktemp("seaweedfs")
+@dataclass(frozen=True)
+class WeedMini:
+    """A running SeaweedFS `weed mini`: its ports by listener name, its log, its process."""
+
+    process: subprocess.Popen[bytes]
+    ports: dict[str, int]
+    log: Path
+
+    def url(self, listener: str) -> str:
+        """The `http://` address of one listener, e.g. `s3.port`."""
+        return f"http://{LOCALHOST}:{self.ports[listener]}"
+
+    def wait_until_ready(self, probe: Callable[[], object], what: str) -> None:
+        """Call `probe` until it stops raising; fail if `weed` exits or the time runs out."""
+        deadline = time.monotonic() + S3_START_TIMEOUT_S
+        while True:
+            if self.process.poll() is not None:
+                tail = self.log.read_text(errors="replace")[-2000:]
+                pytest.fail(f"weed mini exited with {self.process.returncode}:\n{tail}")
+            try:
+                probe()
+                return
+            except (BotoCoreError, ClientError, OSError) as exc:
+                error: Exception = exc
+            if time.monotonic() > deadline:
+                pytest.fail(f"{what} not ready in {S3_START_TIMEOUT_S} s: {error}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        """Stop this server (its own process, by PID), killing it if it will not go."""
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def start_weed_mini(data_dir: Path, *, iceberg_catalog: bool = False) -> WeedMini:
+    """Start `weed mini` in `data_dir` on free 127.0.0.1 ports, with the test credentials.
+
+    Args:
+        data_dir: where the server keeps its data and `weed.log`.
+        iceberg_catalog: also serve the Iceberg REST catalog (listener `s3.port.iceberg`).
+    """
     # Every listener gets an explicit free port: the defaults (and default gRPC = http+10000)
     # may be taken on a shared machine. Services the tests do not use are switched off.
-    ports = {
-        name: _free_port()
-        for name in (
-            "master.port",
-            "master.port.grpc",
-            "volume.port",
-            "volume.port.grpc",
-            "filer.port",
-            "filer.port.grpc",
-            "s3.port",
-            "s3.port.grpc",
-            "admin.port",
-            "admin.port.grpc",
-        )
-    }
+    listeners = [
+        "master.port",
+        "master.port.grpc",
+        "volume.port",
+        "volume.port.grpc",
+        "filer.port",
+        "filer.port.grpc",
+        "s3.port",
+        "s3.port.grpc",
+        *(["s3.port.iceberg"] if iceberg_catalog else []),
+        "admin.port",
+        "admin.port.grpc",
+    ]
+    ports = {name: _free_port() for name in listeners}
     command = [
         str(_weed_binary()),
         "mini",
@@ -152,7 +201,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         "-webdav=false",
         "-admin.ui=false",
         "-master.telemetry=false",
-        "-s3.port.iceberg=0",
+        *([] if iceberg_catalog else ["-s3.port.iceberg=0"]),
         "-s3.port.lance=0",
         *(f"-{name}={port}" for name, port in ports.items()),
     ]
@@ -166,43 +215,29 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         process = subprocess.Popen(
             command, env=env, cwd=data_dir, stdout=log, stderr=subprocess.STDOUT
         )
-    server = S3Server(endpoint=f"http://{LOCALHOST}:{ports['s3.port']}", bucket=S3_BUCKET)
+    return WeedMini(process, ports, log_path)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real SeaweedFS S3 server (`weed mini`) on free 127.0.0.1 ports, for the session."""
+    weed = start_weed_mini(tmp_path_factory.mktemp("seaweedfs"))
+    server = S3Server(endpoint=weed.url("s3.port"), bucket=S3_BUCKET)
+    client = server.client()
+
+    def create_bucket() -> None:
+        try:
+            client.create_bucket(Bucket=server.bucket)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "BucketAlreadyOwnedByYou":
+                raise
+
     try:
-        _create_bucket_when_ready(server, process, log_path)
+        # Buckets are served by the filer, which comes up last: retry until it answers.
+        weed.wait_until_ready(create_bucket, f"S3 server at {server.endpoint}")
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def _create_bucket_when_ready(
-    server: S3Server, process: subprocess.Popen[bytes], log: Path
-) -> None:
-    client = server.client()
-    deadline = time.monotonic() + S3_START_TIMEOUT_S
-    while True:
-        if process.poll() is not None:
-            tail = log.read_text(errors="replace")[-2000:]
-            pytest.fail(f"weed mini exited with {process.returncode}:\n{tail}")
-        try:
-            # Buckets are served by the filer, which comes up last: retry until it answers.
-            client.create_bucket(Bucket=server.bucket)
-            return
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "BucketAlreadyOwnedByYou":
-                return
-            error: Exception = exc
-        except (BotoCoreError, OSError) as exc:
-            error = exc
-        if time.monotonic() > deadline:
-            pytest.fail(
-                f"S3 server at {server.endpoint} not ready in {S3_START_TIMEOUT_S} s: {error}"
-            )
-        time.sleep(0.2)
+        weed.stop()
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------
@@ -211,10 +246,7 @@ def _create_bucket_when_ready(
 @pytest.fixture(scope="session")
 def _postgres_user() -> str:
     """The role that can connect to the machine's PostgreSQL; skips if none is listening."""
-    try:
-        socket.create_connection((LOCALHOST, POSTGRES_PORT), timeout=2).close()
-    except OSError as exc:
-        pytest.skip(f"no PostgreSQL server reachable at {LOCALHOST}:{POSTGRES_PORT} ({exc})")
+    _skip_unless_listening("PostgreSQL", POSTGRES_PORT)
     errors = []
     for user in POSTGRES_USERS:
         try:
@@ -230,19 +262,31 @@ def _postgres_user() -> str:
 @pytest.fixture
 def postgres_url(_postgres_user: str) -> Iterator[str]:
     """A SQLAlchemy URL to a fresh, empty PostgreSQL database, dropped after the test."""
-    name = f"c360_test_{uuid.uuid4().hex[:12]}"
     admin = psycopg2.connect(
         host=LOCALHOST, port=POSTGRES_PORT, user=_postgres_user, dbname="test", connect_timeout=5
     )
     admin.autocommit = True
+    # FORCE: the catalog's connection pool may still hold connections.
+    with _scratch_database(admin, quote='"', drop_options=" WITH (FORCE)") as name:
+        yield f"postgresql+psycopg2://{_postgres_user}@{LOCALHOST}:{POSTGRES_PORT}/{name}"
+
+
+@contextmanager
+def _scratch_database(
+    admin: psycopg2.extensions.connection | pymysql.connections.Connection,  # type: ignore[type-arg]
+    quote: str,
+    drop_options: str = "",
+) -> Iterator[str]:
+    """Create a uniquely named database through `admin` and yield its name; after the block,
+    drop it and close `admin`."""
+    name = f"c360_test_{uuid.uuid4().hex[:12]}"
     try:
         with admin.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-        yield f"postgresql+psycopg2://{_postgres_user}@{LOCALHOST}:{POSTGRES_PORT}/{name}"
+            cursor.execute(f"CREATE DATABASE {quote}{name}{quote}")
+        yield name
     finally:
         with admin.cursor() as cursor:
-            # FORCE: the catalog's connection pool may still hold connections.
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            cursor.execute(f"DROP DATABASE IF EXISTS {quote}{name}{quote}{drop_options}")
         admin.close()
 
 
@@ -258,10 +302,7 @@ def _mysql_admin() -> pymysql.connections.Connection:  # type: ignore[type-arg]
 @pytest.fixture(scope="session")
 def _mysql_server() -> None:
     """Skips unless a MySQL/MariaDB server listens on 127.0.0.1:3306; fails if it refuses root."""
-    try:
-        socket.create_connection((LOCALHOST, MYSQL_PORT), timeout=2).close()
-    except OSError as exc:
-        pytest.skip(f"no MySQL/MariaDB server reachable at {LOCALHOST}:{MYSQL_PORT} ({exc})")
+    _skip_unless_listening("MySQL/MariaDB", MYSQL_PORT)
     try:
         _mysql_admin().close()
     except pymysql.MySQLError as exc:
@@ -271,24 +312,19 @@ def _mysql_server() -> None:
 @pytest.fixture
 def mysql_url(_mysql_server: None) -> Iterator[str]:
     """A SQLAlchemy URL to a fresh, empty MySQL/MariaDB database, dropped after the test."""
-    name = f"c360_test_{uuid.uuid4().hex[:12]}"
-    admin = _mysql_admin()
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE `{name}`")
+    with _scratch_database(_mysql_admin(), quote="`") as name:
         yield f"mysql+pymysql://{MYSQL_USER}@{LOCALHOST}:{MYSQL_PORT}/{name}"
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        admin.close()
 
 
-# --- Kinesis --------------------------------------------------------------------------------
+# --- moto (Kinesis, Glue, S3) -------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
-def kinesis_endpoint() -> Iterator[str]:
-    """moto's AWS emulator in a thread on a free 127.0.0.1 port: its Kinesis endpoint."""
+def moto_server() -> Iterator[str]:
+    """moto's AWS emulator (Kinesis, Glue, S3) in a thread on a free 127.0.0.1 port; its endpoint.
+
+    One server for the session: tests name what they create uniquely, or reset moto first.
+    """
     # Imported here: importing moto hooks a stubber into every botocore client made after.
     from moto.server import ThreadedMotoServer
 
@@ -299,6 +335,12 @@ def kinesis_endpoint() -> Iterator[str]:
         yield f"http://{host}:{port}"
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def kinesis_endpoint(moto_server: str) -> str:
+    """The Kinesis endpoint: moto's."""
+    return moto_server
 
 
 @pytest.fixture

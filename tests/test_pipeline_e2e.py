@@ -19,9 +19,8 @@ from pyiceberg.catalog import Catalog, load_catalog
 from c360.settings import Settings, load_settings
 from catalog.factory import catalog_properties
 from catalog.tables import raw
-from simulator.emitters.database import connect, read_rows
-from simulator.sources import crm
 from simulator.truth import read_manifest, read_records
+from tests.flows.crm_source import crm_rows
 from transforms import normalise
 
 pytestmark = pytest.mark.slow
@@ -102,16 +101,6 @@ def rerun(lakehouse: Lakehouse) -> tuple[dict[str, int], dict[str, int | None]]:
     return counts, snapshots
 
 
-def _source(settings: Settings) -> pl.DataFrame:
-    url = settings.resolved_sources().crm_url
-    assert url
-    engine = connect(url)
-    try:
-        return read_rows(engine, crm.CUSTOMERS)
-    finally:
-        engine.dispose()
-
-
 def test_the_zone_namespaces_exist(lakehouse: Lakehouse) -> None:
     assert sorted(lakehouse.catalog().list_namespaces()) == ZONES
 
@@ -160,7 +149,7 @@ def test_every_source_family_lands_what_was_emitted(lakehouse: Lakehouse) -> Non
 
 def test_curated_values_are_the_sources_values_normalised(lakehouse: Lakehouse) -> None:
     source = (
-        _source(lakehouse.settings)
+        crm_rows(lakehouse.settings)
         .with_columns(
             normalise.name("first_name"),
             normalise.name("last_name"),
@@ -181,7 +170,7 @@ def test_curated_values_are_the_sources_values_normalised(lakehouse: Lakehouse) 
 
     assert curated.equals(source)
     # The CRM's stray capitals and spaces did reach the source, and were cleaned.
-    assert (_source(lakehouse.settings)["email"].str.contains(r"^ |[A-Z]")).any()
+    assert (crm_rows(lakehouse.settings)["email"].str.contains(r"^ |[A-Z]")).any()
 
 
 def test_ops_records_the_run_and_its_writes(lakehouse: Lakehouse) -> None:
@@ -189,7 +178,7 @@ def test_ops_records_the_run_and_its_writes(lakehouse: Lakehouse) -> None:
     writes = lakehouse.rows("ops.table_writes")
     first_run = runs.sort("started_at")["run_id"][0]
     first_writes = writes.filter(pl.col("run_id") == first_run)
-    emitted = _source(lakehouse.settings).height
+    emitted = crm_rows(lakehouse.settings).height
 
     assert runs.filter(pl.col("run_id") == first_run).select(
         "profile", "scale", "seed", "status"

@@ -2,25 +2,12 @@
 
 import polars as pl
 
+from catalog.tables import staging
 from transforms import normalise
 from transforms.cdc import latest_state
 
-STAGED_COLUMNS = [
-    "customer_id",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "street",
-    "city",
-    "state",
-    "postcode",
-    "country",
-    "signup_date",
-    "lifetime_value",
-    "is_active",
-    "updated_at",
-]
+# The staging table is the single source of the output columns and their order.
+STAGED_COLUMNS = staging.CRM_CUSTOMERS.column_names
 
 
 def stage_crm_customers(raw: pl.LazyFrame) -> pl.LazyFrame:

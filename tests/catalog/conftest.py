@@ -1,33 +1,28 @@
-"""Servers for the remote catalog backends: SeaweedFS's Iceberg REST catalog, and moto's
-Glue and S3 emulation. Each test gets an empty catalog of its own."""
+"""Servers for the remote catalog backends: SeaweedFS's Iceberg REST catalog, and Glue and S3
+on the session's moto server (`moto_server`). Each test gets an empty catalog of its own."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
 
 from c360.settings import CatalogSettings, S3Settings
 from tests.conftest import (
-    LOCALHOST,
     S3_ACCESS_KEY_ID,
     S3_REGION,
     S3_SECRET_ACCESS_KEY,
-    S3_START_TIMEOUT_S,
-    _free_port,
-    _weed_binary,
+    start_weed_mini,
 )
+
+# The checks every backend runs live outside the test modules: let pytest explain their failures.
+pytest.register_assert_rewrite("tests.catalog.backend_checks")
 
 # SeaweedFS (like AWS S3 Tables) checks SigV4 signatures on its Iceberg REST catalog; signed
 # as `s3`, it wants a payload hash header that pyiceberg's signer does not send.
@@ -65,87 +60,27 @@ def iceberg_rest_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ic
 
     The shared `s3_server` switches the catalog off, so this one runs beside it.
     """
-    data_dir = tmp_path_factory.mktemp("seaweedfs-iceberg")
-    # Every listener gets a free port; the services the tests do not use are switched off.
-    ports = {
-        name: _free_port()
-        for name in (
-            "master.port",
-            "master.port.grpc",
-            "volume.port",
-            "volume.port.grpc",
-            "filer.port",
-            "filer.port.grpc",
-            "s3.port",
-            "s3.port.grpc",
-            "s3.port.iceberg",
-            "admin.port",
-            "admin.port.grpc",
-        )
-    }
-    command = [
-        str(_weed_binary()),
-        "mini",
-        f"-dir={data_dir}",
-        f"-ip={LOCALHOST}",
-        f"-ip.bind={LOCALHOST}",
-        "-webdav=false",
-        "-admin.ui=false",
-        "-master.telemetry=false",
-        "-s3.port.lance=0",
-        *(f"-{name}={port}" for name, port in ports.items()),
-    ]
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": S3_SECRET_ACCESS_KEY,
-    }
-    log_path = data_dir / "weed.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command, env=env, cwd=data_dir, stdout=log, stderr=subprocess.STDOUT
-        )
+    weed = start_weed_mini(tmp_path_factory.mktemp("seaweedfs-iceberg"), iceberg_catalog=True)
     server = IcebergRestServer(
-        uri=f"http://{LOCALHOST}:{ports['s3.port.iceberg']}",
+        uri=weed.url("s3.port.iceberg"),
         s3=S3Settings(
-            endpoint=f"http://{LOCALHOST}:{ports['s3.port']}",
+            endpoint=weed.url("s3.port"),
             access_key_id=S3_ACCESS_KEY_ID,
             secret_access_key=S3_SECRET_ACCESS_KEY,
             region=S3_REGION,
         ),
     )
+
+    def answers() -> None:
+        server.s3tables_client().list_table_buckets()
+        urllib.request.urlopen(f"{server.uri}/v1/config", timeout=2).close()
+
     try:
-        _wait_until_ready(server, process, log_path)
+        # Table buckets live in the filer, which comes up last: ask until it answers.
+        weed.wait_until_ready(answers, f"Iceberg REST catalog at {server.uri}")
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def _wait_until_ready(
-    server: IcebergRestServer, process: subprocess.Popen[bytes], log: Path
-) -> None:
-    deadline = time.monotonic() + S3_START_TIMEOUT_S
-    while True:
-        if process.poll() is not None:
-            tail = log.read_text(errors="replace")[-2000:]
-            pytest.fail(f"weed mini exited with {process.returncode}:\n{tail}")
-        try:
-            # Table buckets live in the filer, which comes up last: ask until it answers.
-            server.s3tables_client().list_table_buckets()
-            urllib.request.urlopen(f"{server.uri}/v1/config", timeout=2).close()
-            return
-        except (BotoCoreError, ClientError, OSError) as exc:
-            error: Exception = exc
-        if time.monotonic() > deadline:
-            pytest.fail(
-                f"Iceberg REST catalog at {server.uri} not ready in {S3_START_TIMEOUT_S} s: {error}"
-            )
-        time.sleep(0.2)
+        weed.stop()
 
 
 @pytest.fixture
@@ -159,21 +94,6 @@ def rest_catalog_settings(iceberg_rest_server: IcebergRestServer) -> CatalogSett
         sigv4_service=REST_SIGV4_SERVICE,
         s3=iceberg_rest_server.s3,
     )
-
-
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[str]:
-    """moto's AWS emulator (Glue, S3) in a thread on a free 127.0.0.1 port; its endpoint."""
-    # Imported here: importing moto hooks a stubber into every botocore client made after.
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address=LOCALHOST, port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture

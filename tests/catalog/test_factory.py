@@ -7,20 +7,19 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
-from pyiceberg.catalog import load_catalog
-from pyiceberg.transforms import DayTransform
 
 from c360.settings import CatalogSettings, Settings
-from catalog.factory import CatalogUnavailableError, catalog_properties, open_catalog
-from catalog.registry import TABLES, ensure_all
+from catalog.factory import CatalogUnavailableError, open_catalog
 from catalog.tables import raw
 from catalog.writer import write
+from tests.catalog.backend_checks import (
+    check_an_outside_reader_reads_back,
+    check_ensure_all_creates_the_zones_and_each_table_once,
+)
 from tests.catalog.sample_data import crm_customer_rows
 
 if TYPE_CHECKING:
     from tests.conftest import S3Server
-
-ZONES = [("curated",), ("ops",), ("raw",), ("staging",)]
 
 
 @pytest.fixture(
@@ -43,49 +42,14 @@ def backend_settings(
     return make_settings()
 
 
-def test_ensure_all_creates_the_four_zone_namespaces(backend_settings: Settings) -> None:
-    catalog = open_catalog(backend_settings)
-    assert catalog.list_namespaces() == []
-
-    ensure_all(catalog)
-
-    assert sorted(catalog.list_namespaces()) == ZONES
-
-
-def test_ensure_all_creates_each_table_once(backend_settings: Settings) -> None:
-    first = ensure_all(open_catalog(backend_settings))
-    second = ensure_all(open_catalog(backend_settings))
-
-    catalog = open_catalog(backend_settings)
-    listed = [".".join(ident) for zone in ZONES for ident in catalog.list_tables(zone)]
-    assert sorted(listed) == sorted(TABLES)
-    # The second pass opened the same tables: no new table, no new metadata version.
-    assert {name: t.metadata_location for name, t in second.items()} == {
-        name: t.metadata_location for name, t in first.items()
-    }
-    for name, table in first.items():
-        assert table.schema().column_names == TABLES[name].column_names
-        assert table.properties["commit.retry.num-retries"] == "10"
-    raw_spec = first["raw.crm_customers"].spec()
-    partitions = [(f.name, f.transform) for f in raw_spec.fields]
-    assert partitions == [("_ingested_at_day", DayTransform())]
+def test_ensure_all_creates_the_zones_and_each_table_once(backend_settings: Settings) -> None:
+    check_ensure_all_creates_the_zones_and_each_table_once(backend_settings)
 
 
 def test_catalog_properties_open_the_same_catalog(backend_settings: Settings) -> None:
     rows = crm_customer_rows(["c1", "c2", "c3"], batch_id="b1")
-    result = write(
-        open_catalog(backend_settings), raw.CRM_CUSTOMERS, rows, batch_id="b1", run_id="r1"
-    )
 
-    # What an outside reader (a notebook, DuckDB via pyiceberg) does with the properties.
-    outside = load_catalog("c360", **catalog_properties(backend_settings.resolved_catalog()))
-    table = outside.load_table("raw.crm_customers")
-
-    snapshot = table.current_snapshot()
-    assert snapshot is not None
-    assert snapshot.snapshot_id == result.snapshot_id
-    read = table.scan().to_arrow().sort_by("customer_id")
-    assert read.to_pylist() == rows.to_pylist()
+    check_an_outside_reader_reads_back(backend_settings, rows)
 
 
 @pytest.mark.integration

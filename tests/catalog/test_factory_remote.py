@@ -6,18 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from pyiceberg.catalog import load_catalog
-from pyiceberg.transforms import DayTransform
 
 from c360.settings import CatalogSettings, S3Settings, Settings
 from catalog.factory import catalog_properties, open_catalog
-from catalog.registry import TABLES, ensure_all
 from catalog.tables import raw
-from catalog.tables.definition import Zone
 from catalog.writer import write
+from tests.catalog.backend_checks import (
+    check_an_outside_reader_reads_back,
+    check_ensure_all_creates_the_zones_and_each_table_once,
+)
 from tests.catalog.sample_data import crm_customer_rows
-
-ZONES = sorted((zone.value,) for zone in Zone)
 
 
 @pytest.fixture(
@@ -35,44 +33,17 @@ def remote_settings(
 
 
 def test_ensure_all_creates_the_zones_and_each_table_once(remote_settings: Settings) -> None:
-    catalog = open_catalog(remote_settings)
-    assert catalog.list_namespaces() == []
-
-    first = ensure_all(catalog)
-    second = ensure_all(open_catalog(remote_settings))
-
-    assert sorted(catalog.list_namespaces()) == ZONES
-    listed = [".".join(ident) for zone in ZONES for ident in catalog.list_tables(zone)]
-    assert sorted(listed) == sorted(TABLES)
-    # The second pass opened the same tables: no new table, no new metadata version.
-    assert {name: t.metadata_location for name, t in second.items()} == {
-        name: t.metadata_location for name, t in first.items()
-    }
-    for name, table in first.items():
-        assert table.schema().column_names == TABLES[name].column_names
-        assert table.properties["commit.retry.num-retries"] == "10"
-    raw_spec = first["raw.crm_customers"].spec()
-    partitions = [(f.name, f.transform) for f in raw_spec.fields]
-    assert partitions == [("_ingested_at_day", DayTransform())]
+    check_ensure_all_creates_the_zones_and_each_table_once(remote_settings)
 
 
 def test_writes_rows_that_an_outside_reader_reads_back(remote_settings: Settings) -> None:
     rows = crm_customer_rows([f"c{i:02}" for i in range(20)], batch_id="b1")
 
-    result = write(
-        open_catalog(remote_settings), raw.CRM_CUSTOMERS, rows, batch_id="b1", run_id="r1"
-    )
+    table = check_an_outside_reader_reads_back(remote_settings, rows)
 
-    # What an outside reader (a notebook, DuckDB via pyiceberg) does with the properties.
-    outside = load_catalog("c360", **catalog_properties(remote_settings.resolved_catalog()))
-    table = outside.load_table("raw.crm_customers")
     warehouse = remote_settings.resolved_catalog().warehouse
     assert warehouse is not None
     assert table.location().startswith(f"{warehouse}/")
-    snapshot = table.current_snapshot()
-    assert snapshot is not None
-    assert (result.rows, snapshot.snapshot_id) == (20, result.snapshot_id)
-    assert table.scan().to_arrow().sort_by("customer_id").to_pylist() == rows.to_pylist()
 
 
 def test_recommitting_a_batch_is_skipped(remote_settings: Settings) -> None:

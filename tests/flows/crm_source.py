@@ -1,4 +1,4 @@
-"""Reading and changing a simulated CRM source, for the flow tests."""
+"""Reading and changing a simulated CRM source, for the tests."""
 
 from __future__ import annotations
 
@@ -25,14 +25,18 @@ def crm_url(settings: Settings) -> str:
     return url
 
 
-def source_rows(settings: Settings) -> pl.DataFrame:
-    """The CRM's current rows as the lakehouse should hold them: UTC timestamps."""
+def crm_rows(settings: Settings) -> pl.DataFrame:
+    """The CRM's current rows as its database holds them (naive timestamps)."""
     engine = connect(crm_url(settings))
     try:
-        rows = read_rows(engine, crm.CUSTOMERS)
+        return read_rows(engine, crm.CUSTOMERS)
     finally:
         engine.dispose()
-    return rows.with_columns(pl.col("updated_at").dt.replace_time_zone("UTC"))
+
+
+def source_rows(settings: Settings) -> pl.DataFrame:
+    """The CRM's current rows as the lakehouse should hold them: UTC timestamps."""
+    return crm_rows(settings).with_columns(pl.col("updated_at").dt.replace_time_zone("UTC"))
 
 
 def table_rows(catalog: Catalog, table: TableDef) -> pl.DataFrame:

@@ -27,6 +27,7 @@ from simulator.world import (
     check_world,
     simulate,
 )
+from tests.flows.crm_source import crm_rows, crm_url, source_rows
 
 NO_EVENTS = pl.DataFrame(schema={"person_id": pl.String, "event": pl.String})
 # Outputs compared by content, not bytes: a database file's pages may differ for equal rows,
@@ -56,16 +57,6 @@ def busy_crm(monkeypatch: pytest.MonkeyPatch) -> None:
     """Enough churn and sign-ups that a tiny world deletes and inserts customers daily."""
     monkeypatch.setitem(population.DAILY_RATES, "churn", 0.01)
     monkeypatch.setattr(crm, "DAILY_SIGNUP_RATE", 0.05)
-
-
-def _crm_rows(settings: Settings) -> pl.DataFrame:
-    url = settings.resolved_sources().crm_url
-    assert url
-    engine = connect(url)
-    try:
-        return read_rows(engine, crm.CUSTOMERS)
-    finally:
-        engine.dispose()
 
 
 def _database_rows(settings: Settings) -> dict[str, pl.DataFrame]:
@@ -137,7 +128,7 @@ def test_simulate_emits_the_crm_customers(tiny: Settings) -> None:
 
     ctx = DayContext(0, tiny, generate_people(tiny.people, tiny.seed), NO_EVENTS)
     expected = crm.initial_customers(ctx)
-    source = _crm_rows(tiny)
+    source = crm_rows(tiny)
     assert report.day == 0
     assert report.days_emitted == [0]
     assert not report.already_emitted
@@ -157,14 +148,14 @@ def test_sources_are_a_sqlite_file_under_home(tiny: Settings) -> None:
     with engine.connect() as conn:
         count = conn.execute(sa.text("select count(*) from customers")).scalar_one()
     engine.dispose()
-    assert count == _crm_rows(tiny).height > 0
+    assert count == crm_rows(tiny).height > 0
 
 
 def test_manifest_matches_the_source_database(tiny: Settings) -> None:
     simulate(tiny)
 
     manifest = _crm_manifest(tiny)
-    source = _crm_rows(tiny).with_columns(pl.col("updated_at").dt.replace_time_zone("UTC"))
+    source = source_rows(tiny)
     assert manifest.select("day", "source", "dataset", "rows", "deletes").to_dicts() == [
         {"day": 0, "source": "crm", "dataset": crm.DATASET, "rows": source.height, "deletes": 0}
     ]
@@ -193,9 +184,7 @@ def test_every_family_emits_every_day_in_order(tiny: Settings) -> None:
 
 def test_no_days_on_an_existing_world_emits_nothing(tiny: Settings) -> None:
     simulate(tiny, days=1)
-    url = tiny.resolved_sources().crm_url
-    assert url
-    engine = connect(url)
+    engine = connect(crm_url(tiny))
     with engine.begin() as conn:
         # A change made in the CRM since: a re-emission would overwrite it.
         conn.execute(
@@ -210,7 +199,7 @@ def test_no_days_on_an_existing_world_emits_nothing(tiny: Settings) -> None:
 
     assert again.already_emitted
     assert (again.day, again.days_emitted, again.emitted) == (1, [], {})
-    assert _crm_rows(tiny).row(0, named=True)["email"] == "changed@example.com"
+    assert crm_rows(tiny).row(0, named=True)["email"] == "changed@example.com"
     assert _truth_bytes(tiny) == truth
     assert check_world(tiny) == world.WorldState(42, "tiny", 1_000, 1)
 
@@ -233,12 +222,12 @@ def test_another_seed_or_scale_on_the_same_home_is_refused(
 ) -> None:
     home = make_settings(scale="tiny", seed=42)
     simulate(home)
-    before_rows, before_truth = _crm_rows(home), _truth_bytes(home)
+    before_rows, before_truth = crm_rows(home), _truth_bytes(home)
 
     with pytest.raises(WorldMismatchError, match=r"seed 42 at scale tiny.*c360 reset"):
         simulate(make_settings(scale=scale, seed=seed), days=1)
 
-    assert _crm_rows(home).equals(before_rows)
+    assert crm_rows(home).equals(before_rows)
     assert _truth_bytes(home) == before_truth
 
 
@@ -313,11 +302,11 @@ def test_a_crash_mid_day_then_a_rerun_gives_the_uninterrupted_world(
 @pytest.mark.usefixtures("busy_crm")
 def test_each_day_carries_only_that_days_changes(tiny: Settings) -> None:
     simulate(tiny)
-    before = _crm_rows(tiny)
+    before = crm_rows(tiny)
     for day in (1, 2, 3):
         simulate(tiny, days=1)
 
-        after = _crm_rows(tiny).with_columns(pl.col("updated_at").dt.replace_time_zone("UTC"))
+        after = source_rows(tiny)
         manifest = _crm_manifest(tiny).filter(pl.col("day") == day)
         today = after.filter(pl.col("updated_at") >= day_start(day))
         gone = set(before["customer_id"]) - set(after["customer_id"])
@@ -338,17 +327,17 @@ def test_each_day_carries_only_that_days_changes(tiny: Settings) -> None:
 def test_ground_truth_covers_every_crm_record_ever_emitted(tiny: Settings) -> None:
     ever: set[str] = set()
     simulate(tiny)
-    ever |= set(_crm_rows(tiny)["customer_id"])
+    ever |= set(crm_rows(tiny)["customer_id"])
     for _ in range(3):
         simulate(tiny, days=1)
-        ever |= set(_crm_rows(tiny)["customer_id"])
+        ever |= set(crm_rows(tiny)["customer_id"])
 
     records = read_records(tiny.sources_dir / "truth").filter(pl.col("source") == crm.NAME)
     assert records["source_record_id"].is_unique().all()
     assert set(records["source_record_id"]) == ever
     assert records["person_id"].null_count() == 0
     # Deleted customers keep their truth; the live ones map to the person the CRM knows.
-    assert len(ever) > _crm_rows(tiny).height
+    assert len(ever) > crm_rows(tiny).height
     state = DayContext(4, tiny, pl.DataFrame(), NO_EVENTS).load_state(crm.NAME)
     assert state is not None
     mapped = records.select(customer_id="source_record_id", truth_person_id="person_id")

@@ -28,6 +28,7 @@ from simulator.sources.crm import (
 from simulator.truth import read_life_events, read_manifest, read_records
 from simulator.world import PEOPLE as PEOPLE_STATE
 from simulator.world import simulate
+from tests.flows.crm_source import source_rows
 from transforms import normalise
 
 PEOPLE = 2_000
@@ -80,7 +81,8 @@ def customers(settings: Settings, people: pl.DataFrame) -> pl.DataFrame:
     return initial_customers(DayContext(0, settings, people, NO_EVENTS))
 
 
-def _day_one(
+@pytest.fixture
+def day_one(
     settings: Settings, people: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> DayContext:
     """Day 1 after a busy day of life events."""
@@ -247,58 +249,41 @@ def test_a_duplicate_is_the_same_person_typed_again(
 
 
 def test_movers_have_their_new_address_the_same_day(
-    settings: Settings,
-    people: pl.DataFrame,
-    customers: pl.DataFrame,
-    monkeypatch: pytest.MonkeyPatch,
+    day_one: DayContext, customers: pl.DataFrame
 ) -> None:
-    ctx = _day_one(settings, people, monkeypatch)
+    upserts, deletes, _ = daily_changes(day_one, customers)
 
-    upserts, deletes, _ = daily_changes(ctx, customers)
-
-    movers = _event_persons(ctx, "move")
+    movers = _event_persons(day_one, "move")
     rows = customers.filter(
         pl.col("person_id").is_in(movers), ~pl.col("customer_id").is_in(deletes.implode())
     )
     assert rows.height > 20
     moved = upserts.filter(pl.col("customer_id").is_in(rows["customer_id"].implode()))
     assert moved.height == rows.height
-    expected = moved.select("person_id").join(ctx.people, on="person_id", how="left")
+    expected = moved.select("person_id").join(day_one.people, on="person_id", how="left")
     assert moved.select(ADDRESS).equals(expected.select(ADDRESS))
     # The old address is gone from every one of their rows.
     before = rows.sort("customer_id").select(ADDRESS)
     assert (moved.sort("customer_id")["street"] != before["street"]).all()
 
 
-def test_new_names_and_emails_reach_the_crm(
-    settings: Settings,
-    people: pl.DataFrame,
-    customers: pl.DataFrame,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    ctx = _day_one(settings, people, monkeypatch)
+def test_new_names_and_emails_reach_the_crm(day_one: DayContext, customers: pl.DataFrame) -> None:
+    upserts, _, _ = daily_changes(day_one, customers)
 
-    upserts, _, _ = daily_changes(ctx, customers)
-
-    truth = ctx.people.select("person_id", "email", "last_name")
+    truth = day_one.people.select("person_id", "email", "last_name")
     for event, column in (("name_change", "last_name"), ("new_email", "email")):
-        rows = upserts.filter(pl.col("person_id").is_in(_event_persons(ctx, event)))
+        rows = upserts.filter(pl.col("person_id").is_in(_event_persons(day_one, event)))
         joined = rows.join(truth, on="person_id", suffix="_true")
         assert joined.height > 20, event
         assert joined[column].equals(joined[f"{column}_true"], check_names=False), event
 
 
 def test_churned_customers_are_deleted_or_deactivated(
-    settings: Settings,
-    people: pl.DataFrame,
-    customers: pl.DataFrame,
-    monkeypatch: pytest.MonkeyPatch,
+    day_one: DayContext, customers: pl.DataFrame
 ) -> None:
-    ctx = _day_one(settings, people, monkeypatch)
+    upserts, deletes, _ = daily_changes(day_one, customers)
 
-    upserts, deletes, _ = daily_changes(ctx, customers)
-
-    churned = customers.filter(pl.col("person_id").is_in(_event_persons(ctx, "churn")))
+    churned = customers.filter(pl.col("person_id").is_in(_event_persons(day_one, "churn")))
     deactivated = upserts.filter(pl.col("customer_id").is_in(churned["customer_id"].implode()))
     assert churned.height > 20
     # Every churned customer's row is either gone or inactive, never both, never neither.
@@ -310,14 +295,9 @@ def test_churned_customers_are_deleted_or_deactivated(
 
 
 def test_only_changed_customers_and_sign_ups_are_emitted(
-    settings: Settings,
-    people: pl.DataFrame,
-    customers: pl.DataFrame,
-    monkeypatch: pytest.MonkeyPatch,
+    day_one: DayContext, customers: pl.DataFrame
 ) -> None:
-    ctx = _day_one(settings, people, monkeypatch)
-
-    upserts, deletes, new = daily_changes(ctx, customers)
+    upserts, deletes, new = daily_changes(day_one, customers)
 
     assert upserts.columns == FRAME_COLUMNS
     assert upserts["customer_id"].is_unique().all()
@@ -325,14 +305,14 @@ def test_only_changed_customers_and_sign_ups_are_emitted(
     assert not set(deletes) & set(upserts["customer_id"])
     # An existing row is emitted only for a life event or a grown lifetime value.
     existing = upserts.join(customers, on="customer_id", suffix="_before")
-    with_event = existing["person_id"].is_in(ctx.events["person_id"].implode())
+    with_event = existing["person_id"].is_in(day_one.events["person_id"].implode())
     grew = existing["lifetime_value"] > existing["lifetime_value_before"]
     assert (with_event | grew).all()
     assert (existing["lifetime_value"] >= existing["lifetime_value_before"]).all()
     # Sign-ups: people not yet customers, never churned, under fresh ids.
     assert set(new["customer_id"]) == set(upserts["customer_id"]) - set(customers["customer_id"])
     assert not set(new["person_id"]) & set(customers["person_id"])
-    churned = ctx.people.filter("is_churned")["person_id"]
+    churned = day_one.people.filter("is_churned")["person_id"]
     assert not new["person_id"].is_in(churned.implode()).any()
     assert new["customer_id"].min() > customers["customer_id"].max()  # type: ignore[operator]
     assert (new["signup_date"] == day_start(1).date()).all()
@@ -364,27 +344,16 @@ def test_a_deleted_customers_id_is_never_issued_again(
 # --- updated_at across days ---------------------------------------------------------------
 
 
-def _crm_rows(settings: Settings) -> pl.DataFrame:
-    url = settings.resolved_sources().crm_url
-    assert url
-    engine = connect(url)
-    try:
-        rows = read_rows(engine, crm.CUSTOMERS)
-    finally:
-        engine.dispose()
-    return rows.with_columns(pl.col("updated_at").dt.replace_time_zone("UTC"))
-
-
 def test_updated_at_never_moves_backwards(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(crm, "DAILY_VALUE_CHANGE_RATE", 0.1)
     world = make_settings(scale="tiny")
     simulate(world)
-    before = _crm_rows(world)
+    before = source_rows(world)
     for day in (1, 2, 3):
         simulate(world, days=1)
-        after = _crm_rows(world)
+        after = source_rows(world)
         both = before.join(after, on="customer_id", suffix="_after")
         changed = both.filter(pl.col("updated_at_after") != pl.col("updated_at"))
 
@@ -528,7 +497,7 @@ def test_life_events_reach_the_crm_database_the_same_day(
     owners = read_records(truth).filter(pl.col("source") == crm.NAME)
     people = DayContext(2, world, pl.DataFrame(), NO_EVENTS).load_state(PEOPLE_STATE)
     assert people is not None
-    rows = _crm_rows(world).join(
+    rows = source_rows(world).join(
         owners.select(customer_id="source_record_id", person_id="person_id"), on="customer_id"
     )
 
