@@ -118,7 +118,9 @@ def _print_summary(settings: Settings, writes: list[WriteResult], elapsed: float
     from catalog.registry import TABLES
 
     catalog = open_catalog(settings)
-    written = {w.table: w.rows for w in writes}
+    written: dict[str, int] = {}
+    for w in writes:
+        written[w.table] = written.get(w.table, 0) + w.rows
     table = Table(title="lakehouse tables", title_justify="left")
     for column in ("table", "rows", "written this run"):
         table.add_column(column, justify="left" if column == "table" else "right")
