@@ -65,6 +65,10 @@ def open_catalog(settings: Settings) -> Catalog:
     try:
         return load_catalog(CATALOG_NAME, **catalog_properties(catalog))
     except OperationalError as exc:
+        if "already exists" in str(exc.orig):
+            # Another process or thread created the catalog's own tables between this one's
+            # check and create (a brand-new SQLite catalog): they exist now, so open again.
+            return load_catalog(CATALOG_NAME, **catalog_properties(catalog))
         # Driver messages span lines (psycopg2 adds a hint line); the error must stay one line.
         reason = " ".join(str(exc.orig).split())
         raise CatalogUnavailableError(

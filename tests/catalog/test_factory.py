@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import pytest
@@ -97,3 +99,18 @@ def test_unreachable_postgresql_raises_a_one_line_error(
     assert "s3cret" not in message
     assert "refused" in message
     assert "--profile" in message
+
+
+def test_threads_opening_a_new_sqlite_catalog_at_once_all_succeed(settings: Settings) -> None:
+    start = threading.Barrier(4)
+
+    def open_after_barrier() -> list[tuple[str, ...]]:
+        start.wait()
+        catalog = open_catalog(settings)
+        catalog.create_namespace_if_not_exists("raw")
+        return catalog.list_namespaces()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: open_after_barrier(), range(4)))
+
+    assert results == [[("raw",)]] * 4
