@@ -1,4 +1,4 @@
-"""Stage: raw CRM history to the clean current state in `staging.crm_customers`."""
+"""Stage: raw history to clean current state in `staging.*`, reconciled with the sources."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from pyiceberg.catalog import Catalog
 from c360.settings import Settings
 from catalog.tables import raw, staging
 from catalog.writer import WriteResult, write
-from flows.ingest_db import CRM, capture_database
+from flows.ingest_db import CRM, DATABASES, capture_database
+from flows.ingest_stream import consume
 from flows.stage import stage_table
-from simulator.emitters.database import connect
-from simulator.sources import crm
+from simulator.clock import day_start
+from simulator.emitters.database import connect, read_rows
+from simulator.sources import clickstream, crm, orders
+from simulator.truth import read_manifest
 from simulator.world import simulate
 from tests.flows.crm_source import (
     CHANGED_AT,
@@ -27,7 +30,9 @@ from tests.flows.crm_source import (
     table_rows,
 )
 from transforms import normalise
+from transforms.clickstream import stage_clickstream_events
 from transforms.crm_customers import stage_crm_customers
+from transforms.orders import stage_orders
 
 
 @pytest.fixture
@@ -164,3 +169,71 @@ def test_a_customer_deleted_in_the_source_is_not_staged(world: Settings, catalog
     staged = _staged(catalog)
     assert UPDATED[0] not in staged["customer_id"].to_list()
     assert staged.select(source_rows(world).columns).equals(_normalised(source_rows(world)))
+
+
+# --- Reconciliation: staging against the sources, after days of ingestion -------------------
+
+
+def _ingest_day(settings: Settings, catalog: Catalog, day: int) -> None:
+    """Capture both databases and drain the stream, as the day's ingestion does."""
+    sources = settings.resolved_sources()
+    for database in DATABASES.values():
+        url = database.url(sources)
+        assert url
+        capture_database(catalog, url, database.tables, run_id=f"day-{day}")
+    consume(settings, follow=False, run_id=f"day-{day}")
+
+
+def _orders_source(settings: Settings) -> pl.DataFrame:
+    url = settings.resolved_sources().orders_url
+    assert url
+    engine = connect(url)
+    try:
+        return read_rows(engine, orders.ORDERS)
+    finally:
+        engine.dispose()
+
+
+def test_staging_reconciles_with_the_sources_after_two_days(
+    world: Settings, catalog: Catalog
+) -> None:
+    _ingest_day(world, catalog, 0)
+    simulate(world, days=1)
+    _ingest_day(world, catalog, 1)
+
+    stage_table(catalog, raw.ORDERS_ORDERS, staging.ORDERS_ORDERS, stage_orders, run_id="r")
+    stage_table(
+        catalog,
+        raw.CLICKSTREAM_EVENTS,
+        staging.CLICKSTREAM_EVENTS,
+        stage_clickstream_events,
+        run_id="r",
+    )
+
+    # Orders: exactly the source database's current rows, in their current state.
+    source = _orders_source(world).with_columns(pl.col("updated_at").dt.replace_time_zone("UTC"))
+    staged = table_rows(catalog, staging.ORDERS_ORDERS).sort("order_id")
+    assert staged.height == source.height > 0
+    assert staged["order_id"].to_list() == source["order_id"].to_list()
+    assert staged.select("status", "updated_at").equals(source.select("status", "updated_at"))
+    # Clickstream: one row per distinct event the stream was sent, duplicates gone.
+    manifest = read_manifest(world.sources_dir / "truth")
+    distinct = manifest.filter(pl.col("dataset") == clickstream.DISTINCT_DATASET)
+    events = table_rows(catalog, staging.CLICKSTREAM_EVENTS)
+    landed = table_rows(catalog, raw.CLICKSTREAM_EVENTS)
+    assert sorted(distinct["day"].to_list()) == [0, 1]
+    assert events.height == distinct["rows"].sum() < landed.height
+    assert events["event_id"].is_unique().all()
+    # Day 0's held-back events arrived with day 1's: placed back by event time, and they
+    # (only they) are late: day 1's own events are all newer than day 0's watermark.
+    assert events["event_at"].is_sorted()
+    late = events.filter("is_late")
+    assert late.height > 0
+    assert (late["event_at"] < day_start(1)).all()
+    assert (
+        late.height
+        == events.filter(
+            (pl.col("event_at") < day_start(1))
+            & (pl.col("ingested_at") > events["ingested_at"].min())
+        ).height
+    )
