@@ -5,6 +5,7 @@ from __future__ import annotations
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.table import Table
+from sqlalchemy.exc import IntegrityError
 
 from catalog.factory import COMMIT_RETRIES
 from catalog.tables import curated, ops, raw, staging
@@ -23,7 +24,12 @@ TABLE_PROPERTIES = {
 def ensure_namespaces(catalog: Catalog) -> None:
     """Create the four zone namespaces where missing."""
     for zone in Zone:
-        catalog.create_namespace_if_not_exists(zone.value)
+        try:
+            catalog.create_namespace_if_not_exists(zone.value)
+        except IntegrityError:
+            # Another writer created it between pyiceberg's check and its insert.
+            if (zone.value,) not in catalog.list_namespaces():
+                raise
 
 
 def ensure_table(catalog: Catalog, table: TableDef) -> Table:

@@ -12,9 +12,11 @@ import pytest
 
 from c360.settings import CatalogSettings, Settings
 from catalog.factory import CatalogUnavailableError, open_catalog
+from catalog.registry import ensure_namespaces
 from catalog.tables import raw
 from catalog.writer import write
 from tests.catalog.backend_checks import (
+    ZONES,
     check_an_outside_reader_reads_back,
     check_ensure_all_creates_the_zones_and_each_table_once,
 )
@@ -107,10 +109,10 @@ def test_threads_opening_a_new_sqlite_catalog_at_once_all_succeed(settings: Sett
     def open_after_barrier() -> list[tuple[str, ...]]:
         start.wait()
         catalog = open_catalog(settings)
-        catalog.create_namespace_if_not_exists("raw")
-        return catalog.list_namespaces()
+        ensure_namespaces(catalog)
+        return sorted(catalog.list_namespaces())
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda _: open_after_barrier(), range(4)))
 
-    assert results == [[("raw",)]] * 4
+    assert results == [ZONES] * 4
