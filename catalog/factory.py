@@ -16,6 +16,8 @@ from c360.settings import CATALOG_NAME, CatalogSettings, S3Settings, Settings
 
 # Concurrent writers (stream consumer, batch ingest) contend on one catalog row per table.
 COMMIT_RETRIES = "10"
+# pyiceberg's SQL catalog creates its own tables on open; concurrent first opens race.
+OPEN_ATTEMPTS = 8
 
 
 class CatalogUnavailableError(RuntimeError):
@@ -62,19 +64,21 @@ def open_catalog(settings: Settings) -> Catalog:
     """
     catalog = settings.resolved_catalog()
     _prepare_local_paths(catalog)
-    try:
-        return load_catalog(CATALOG_NAME, **catalog_properties(catalog))
-    except OperationalError as exc:
-        if "already exists" in str(exc.orig):
-            # Another process or thread created the catalog's own tables between this one's
-            # check and create (a brand-new SQLite catalog): they exist now, so open again.
+    for attempt in range(1, OPEN_ATTEMPTS + 1):
+        try:
             return load_catalog(CATALOG_NAME, **catalog_properties(catalog))
-        # Driver messages span lines (psycopg2 adds a hint line); the error must stay one line.
-        reason = " ".join(str(exc.orig).split())
-        raise CatalogUnavailableError(
-            f"cannot reach the {catalog.type} catalog at {_redact(catalog.uri)} ({reason}). "
-            "Start it, or pick another profile with --profile/C360_PROFILE."
-        ) from exc
+        except OperationalError as exc:
+            # Other processes or threads creating a brand-new SQLite catalog's own tables at
+            # the same time: each lost race means one more table exists, so open again.
+            if "already exists" in str(exc.orig) and attempt < OPEN_ATTEMPTS:
+                continue
+            # Driver messages span lines (psycopg2 adds a hint); the error must stay one line.
+            reason = " ".join(str(exc.orig).split())
+            raise CatalogUnavailableError(
+                f"cannot reach the {catalog.type} catalog at {_redact(catalog.uri)} ({reason}). "
+                "Start it, or pick another profile with --profile/C360_PROFILE."
+            ) from exc
+    raise AssertionError("unreachable: the loop returns or raises")
 
 
 def _prepare_local_paths(catalog: CatalogSettings) -> None:
