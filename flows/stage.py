@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import polars as pl
 from prefect import flow, task
@@ -45,86 +46,37 @@ def stage_table(
     return write(catalog, target, staged, batch_id=batch_id, run_id=run_id, mode="overwrite")
 
 
-@task(retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def stage_crm_customers_task(settings: Settings, run_id: str) -> WriteResult:
-    """Stage the CRM's customers into `staging.crm_customers`."""
+@dataclass(frozen=True)
+class Staged:
+    """A staging table, the raw table it is built from, and the transform between them."""
+
+    source: TableDef
+    target: TableDef
+    transform: Transform
+
+
+STAGED: dict[str, Staged] = {
+    "crm_customers": Staged(raw.CRM_CUSTOMERS, staging.CRM_CUSTOMERS, stage_crm_customers),
+    "products": Staged(raw.ORDERS_PRODUCTS, staging.ORDERS_PRODUCTS, stage_products),
+    "orders": Staged(raw.ORDERS_ORDERS, staging.ORDERS_ORDERS, stage_orders),
+    "order_items": Staged(raw.ORDERS_ORDER_ITEMS, staging.ORDERS_ORDER_ITEMS, stage_order_items),
+    "payments": Staged(raw.ORDERS_PAYMENTS, staging.ORDERS_PAYMENTS, stage_payments),
+    "clickstream_events": Staged(
+        raw.CLICKSTREAM_EVENTS, staging.CLICKSTREAM_EVENTS, stage_clickstream_events
+    ),
+}
+
+
+@task(retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE, task_run_name="stage-{name}")
+def stage_task(settings: Settings, name: str, run_id: str) -> WriteResult:
+    """Build one staging table (a key of `STAGED`) from its raw history."""
+    staged = STAGED[name]
     return stage_table(
-        open_catalog(settings),
-        raw.CRM_CUSTOMERS,
-        staging.CRM_CUSTOMERS,
-        stage_crm_customers,
-        run_id=run_id,
-    )
-
-
-@task(retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def stage_products_task(settings: Settings, run_id: str) -> WriteResult:
-    """Stage the shop's products into `staging.products`."""
-    return stage_table(
-        open_catalog(settings),
-        raw.ORDERS_PRODUCTS,
-        staging.ORDERS_PRODUCTS,
-        stage_products,
-        run_id=run_id,
-    )
-
-
-@task(retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def stage_orders_task(settings: Settings, run_id: str) -> WriteResult:
-    """Stage the orders into `staging.orders`."""
-    return stage_table(
-        open_catalog(settings),
-        raw.ORDERS_ORDERS,
-        staging.ORDERS_ORDERS,
-        stage_orders,
-        run_id=run_id,
-    )
-
-
-@task(retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def stage_order_items_task(settings: Settings, run_id: str) -> WriteResult:
-    """Stage the order lines into `staging.order_items`."""
-    return stage_table(
-        open_catalog(settings),
-        raw.ORDERS_ORDER_ITEMS,
-        staging.ORDERS_ORDER_ITEMS,
-        stage_order_items,
-        run_id=run_id,
-    )
-
-
-@task(retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def stage_payments_task(settings: Settings, run_id: str) -> WriteResult:
-    """Stage the payments into `staging.payments`."""
-    return stage_table(
-        open_catalog(settings),
-        raw.ORDERS_PAYMENTS,
-        staging.ORDERS_PAYMENTS,
-        stage_payments,
-        run_id=run_id,
-    )
-
-
-@task(retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def stage_clickstream_events_task(settings: Settings, run_id: str) -> WriteResult:
-    """Stage the clickstream into `staging.clickstream_events`, each event once."""
-    return stage_table(
-        open_catalog(settings),
-        raw.CLICKSTREAM_EVENTS,
-        staging.CLICKSTREAM_EVENTS,
-        stage_clickstream_events,
-        run_id=run_id,
+        open_catalog(settings), staged.source, staged.target, staged.transform, run_id=run_id
     )
 
 
 @flow(name="stage")
 def stage_flow(settings: Settings, run_id: str) -> list[WriteResult]:
     """Build every staging table from its raw history."""
-    return [
-        stage_crm_customers_task(settings, run_id),
-        stage_products_task(settings, run_id),
-        stage_orders_task(settings, run_id),
-        stage_order_items_task(settings, run_id),
-        stage_payments_task(settings, run_id),
-        stage_clickstream_events_task(settings, run_id),
-    ]
+    return [stage_task(settings, name, run_id) for name in STAGED]
