@@ -1,55 +1,47 @@
 """Staging zone: clean, typed, deduplicated current state, one table per source entity."""
 
+from dataclasses import replace
+
 from pyiceberg.types import (
     BooleanType,
-    DateType,
-    DecimalType,
-    DoubleType,
-    IntegerType,
     StringType,
     TimestamptzType,
 )
 
+from catalog.tables import raw
 from catalog.tables.definition import Column, TableDef, Zone
+
+
+def current_state(source: TableDef, **docs: str) -> tuple[Column, ...]:
+    """The columns of a staging table holding the current state of a replicated `source`:
+    its source columns, with `updated_at` required (deletes are applied) and the given
+    columns' docs saying how staging cleaned them."""
+    return tuple(
+        replace(
+            column,
+            required=column.required or column.name == "updated_at",
+            doc=docs.get(column.name, column.doc),
+        )
+        for column in source.columns
+        if not column.name.startswith("_")
+    )
+
 
 CRM_CUSTOMERS = TableDef(
     zone=Zone.STAGING,
     name="crm_customers",
     doc="The current state of each live CRM customer, normalised.",
-    columns=(
-        Column("customer_id", StringType(), required=True),
-        Column("first_name", StringType()),
-        Column("last_name", StringType()),
-        Column("email", StringType(), doc="trimmed, lower-case"),
-        Column("phone", StringType(), doc="E.164, when parseable"),
-        Column("street", StringType()),
-        Column("city", StringType()),
-        Column("state", StringType()),
-        Column("postcode", StringType()),
-        Column("country", StringType()),
-        Column("signup_date", DateType()),
-        Column("lifetime_value", DoubleType()),
-        Column("is_active", BooleanType()),
-        Column("updated_at", TimestamptzType(), required=True),
+    columns=current_state(
+        raw.CRM_CUSTOMERS, email="trimmed, lower-case", phone="E.164, when parseable"
     ),
     identifier=("customer_id",),
 )
-
-# Money stays decimal(12, 2), as in the orders database, so sums reconcile to the cent.
-MONEY = DecimalType(12, 2)
 
 ORDERS_PRODUCTS = TableDef(
     zone=Zone.STAGING,
     name="products",
     doc="The current state of each product in the shop's catalog.",
-    columns=(
-        Column("product_id", StringType(), required=True),
-        Column("sku", StringType()),
-        Column("name", StringType()),
-        Column("category", StringType()),
-        Column("price", MONEY),
-        Column("updated_at", TimestamptzType(), required=True),
-    ),
+    columns=current_state(raw.ORDERS_PRODUCTS),
     identifier=("product_id",),
 )
 
@@ -57,16 +49,8 @@ ORDERS_ORDERS = TableDef(
     zone=Zone.STAGING,
     name="orders",
     doc="The current state of each live order, contacts normalised.",
-    columns=(
-        Column("order_id", StringType(), required=True),
-        Column("customer_id", StringType(), doc="null for guest checkouts"),
-        Column("email", StringType(), doc="trimmed, lower-case"),
-        Column("phone", StringType(), doc="E.164, when parseable"),
-        Column("status", StringType()),
-        Column("order_total", MONEY),
-        Column("currency", StringType()),
-        Column("ordered_at", TimestamptzType()),
-        Column("updated_at", TimestamptzType(), required=True),
+    columns=current_state(
+        raw.ORDERS_ORDERS, email="trimmed, lower-case", phone="E.164, when parseable"
     ),
     identifier=("order_id",),
 )
@@ -75,14 +59,7 @@ ORDERS_ORDER_ITEMS = TableDef(
     zone=Zone.STAGING,
     name="order_items",
     doc="Each live order line.",
-    columns=(
-        Column("order_item_id", StringType(), required=True),
-        Column("order_id", StringType()),
-        Column("product_id", StringType()),
-        Column("quantity", IntegerType()),
-        Column("unit_price", MONEY),
-        Column("line_total", MONEY),
-    ),
+    columns=current_state(raw.ORDERS_ORDER_ITEMS),
     identifier=("order_item_id",),
 )
 
@@ -90,14 +67,7 @@ ORDERS_PAYMENTS = TableDef(
     zone=Zone.STAGING,
     name="payments",
     doc="The current state of each payment; refunds and cancellations are negative amounts.",
-    columns=(
-        Column("payment_id", StringType(), required=True),
-        Column("order_id", StringType()),
-        Column("method", StringType()),
-        Column("amount", MONEY),
-        Column("paid_at", TimestamptzType()),
-        Column("updated_at", TimestamptzType(), required=True),
-    ),
+    columns=current_state(raw.ORDERS_PAYMENTS),
     identifier=("payment_id",),
 )
 
