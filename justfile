@@ -19,6 +19,7 @@ run *args:
 
 # Run the test suite (pytest arguments pass through)
 test *args:
+    uv sync --frozen --inexact --quiet --extra spark
     pytest "$@"
 
 # Lint: ruff, formatting and mypy

@@ -16,9 +16,9 @@ from catalog.registry import ensure_table
 from catalog.tables import raw, staging
 from catalog.tables.definition import TableDef
 from catalog.writer import WriteResult, content_batch_id, write
-from transforms.clickstream import stage_clickstream_events
-from transforms.crm_customers import stage_crm_customers
-from transforms.orders import stage_order_items, stage_orders, stage_payments, stage_products
+from transforms.polars.clickstream import stage_clickstream_events
+from transforms.polars.crm_customers import stage_crm_customers
+from transforms.polars.orders import stage_order_items, stage_orders, stage_payments, stage_products
 
 Transform = Callable[[pl.LazyFrame], pl.LazyFrame]
 

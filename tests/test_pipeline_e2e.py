@@ -21,7 +21,7 @@ from catalog.factory import catalog_properties
 from catalog.tables import raw
 from simulator.truth import read_manifest, read_records
 from tests.flows.crm_source import crm_rows
-from transforms import normalise
+from transforms.polars import normalise
 
 pytestmark = pytest.mark.slow
 

@@ -62,7 +62,8 @@ def column_mismatches(contract: Contract, table: TableDef | None = None) -> list
     """Each way the contract's schema disagrees with its raw table definition, one line each.
 
     A contract column missing from the table, or declared there with a type the contract's
-    type cannot be stored as, is a mismatch. Empty when they agree.
+    type cannot be stored as, is a mismatch (text can hold any type: staging checks each
+    value against the contract, `catalog.contracts.rules`). Empty when they agree.
     """
     table = table if table is not None else raw_table_of(contract)
     if infers_data_columns(table):
@@ -72,7 +73,7 @@ def column_mismatches(contract: Contract, table: TableDef | None = None) -> list
     for name, kind in contract.columns.items():
         if name not in declared:
             problems.append(f"{contract.contract_id}: column {name} not in {table.identifier_name}")
-        elif not isinstance(declared[name], STORED_AS[kind]):
+        elif not isinstance(declared[name], (*STORED_AS[kind], StringType)):
             problems.append(
                 f"{contract.contract_id}: column {name} is {kind} in the contract but "
                 f"{declared[name]} in {table.identifier_name}"

@@ -5,7 +5,7 @@ from importlib.resources import files
 from pathlib import Path
 
 import pytest
-from pyiceberg.types import StringType
+from pyiceberg.types import DateType
 
 from catalog.contracts import (
     ColumnType,
@@ -175,13 +175,13 @@ def test_column_check_fails_when_the_table_drops_a_column() -> None:
     retyped = dataclasses.replace(
         table,
         columns=tuple(
-            Column(c.name, StringType()) if c.name == "is_active" else c for c in table.columns
+            Column(c.name, DateType()) if c.name == "is_active" else c for c in table.columns
         ),
     )
     assert column_mismatches(contract, narrowed) == [
         "customer360_customer_v1: column lifetime_value not in raw.crm_customers"
     ]
     assert column_mismatches(contract, retyped) == [
-        "customer360_customer_v1: column is_active is BOOLEAN in the contract but string "
+        "customer360_customer_v1: column is_active is BOOLEAN in the contract but date "
         "in raw.crm_customers"
     ]

@@ -29,10 +29,10 @@ from tests.flows.crm_source import (
     source_rows,
     table_rows,
 )
-from transforms import normalise
-from transforms.clickstream import stage_clickstream_events
-from transforms.crm_customers import stage_crm_customers
-from transforms.orders import stage_orders
+from transforms.polars import normalise
+from transforms.polars.clickstream import stage_clickstream_events
+from transforms.polars.crm_customers import stage_crm_customers
+from transforms.polars.orders import stage_orders
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from simulator.truth import read_life_events, read_manifest, read_records
 from simulator.world import PEOPLE as PEOPLE_STATE
 from simulator.world import simulate
 from tests.flows.crm_source import source_rows
-from transforms import normalise
+from transforms.polars import normalise
 
 PEOPLE = 2_000
 SEED = 11

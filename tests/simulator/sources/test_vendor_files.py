@@ -26,7 +26,7 @@ from simulator.sources.vendor_files import (
     VendorFilesSource,
 )
 from tests.simulator.sources.lived_world import World, live
-from transforms import normalise
+from transforms.polars import normalise
 
 if TYPE_CHECKING:
     from tests.conftest import S3Server

@@ -6,7 +6,9 @@ from datetime import UTC, date, datetime
 
 import polars as pl
 
-from transforms.crm_customers import STAGED_COLUMNS, stage_crm_customers
+from catalog.tables import staging
+from tests.transforms.frames import empty
+from transforms.polars.crm_customers import STAGED_COLUMNS, stage_crm_customers
 
 RAW_SCHEMA = {
     "customer_id": pl.String,
@@ -70,7 +72,9 @@ def _version(
 
 
 def _stage(*versions: dict[str, object]) -> pl.DataFrame:
-    return stage_crm_customers(pl.LazyFrame(list(versions), schema=RAW_SCHEMA)).collect()
+    return stage_crm_customers(
+        empty(staging.CRM_CUSTOMERS), pl.LazyFrame(list(versions), schema=RAW_SCHEMA)
+    ).collect()
 
 
 def test_each_live_customer_once_in_its_latest_normalised_state() -> None:

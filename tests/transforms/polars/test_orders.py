@@ -8,7 +8,8 @@ from decimal import Decimal
 import polars as pl
 
 from catalog.tables import staging
-from transforms.orders import stage_order_items, stage_orders, stage_payments, stage_products
+from tests.transforms.frames import empty
+from transforms.polars.orders import stage_order_items, stage_orders, stage_payments, stage_products
 
 UTC_US = pl.Datetime("us", "UTC")
 MONEY = pl.Decimal(12, 2)
@@ -59,7 +60,9 @@ def _order(
 
 
 def _stage_orders(*versions: dict[str, object]) -> pl.DataFrame:
-    return stage_orders(pl.LazyFrame(list(versions), schema=ORDERS_SCHEMA)).collect()
+    return stage_orders(
+        empty(staging.ORDERS_ORDERS), pl.LazyFrame(list(versions), schema=ORDERS_SCHEMA)
+    ).collect()
 
 
 def test_each_live_order_once_in_its_latest_state_with_normalised_contacts() -> None:
@@ -123,7 +126,9 @@ def test_order_items_keep_each_live_line_by_capture_order() -> None:
         ("I3", None, None, None, None, None, "delete", _at(3), "c"),
     ]
 
-    staged = stage_order_items(pl.LazyFrame(rows, schema=schema, orient="row")).collect()
+    staged = stage_order_items(
+        empty(staging.ORDERS_ORDER_ITEMS), pl.LazyFrame(rows, schema=schema, orient="row")
+    ).collect()
 
     assert staged.columns == staging.ORDERS_ORDER_ITEMS.column_names
     assert staged.select("order_item_id", "quantity", "line_total").rows() == [
@@ -148,7 +153,9 @@ def test_payments_keep_refunds_as_negative_amounts() -> None:
         ("Y1", "O1", "card", Decimal("12.34"), _at(1), _at(3), "update", _at(4), "c"),
     ]
 
-    staged = stage_payments(pl.LazyFrame(rows, schema=schema, orient="row")).collect()
+    staged = stage_payments(
+        empty(staging.ORDERS_PAYMENTS), pl.LazyFrame(rows, schema=schema, orient="row")
+    ).collect()
 
     assert staged.columns == staging.ORDERS_PAYMENTS.column_names
     assert staged.select("payment_id", "amount", "updated_at").rows() == [
@@ -172,7 +179,9 @@ def test_products_take_their_latest_price() -> None:
         ("P1", "SKU-1", "Classic Mug", "kitchen", Decimal("8.49"), _at(3), "update", _at(4), "c"),
     ]
 
-    staged = stage_products(pl.LazyFrame(rows, schema=schema, orient="row")).collect()
+    staged = stage_products(
+        empty(staging.ORDERS_PRODUCTS), pl.LazyFrame(rows, schema=schema, orient="row")
+    ).collect()
 
     assert staged.columns == staging.ORDERS_PRODUCTS.column_names
     assert staged.select("product_id", "price").rows() == [("P1", Decimal("8.49"))]

@@ -3,46 +3,46 @@
 import polars as pl
 
 from catalog.tables import staging
-from transforms import normalise
-from transforms.cdc import latest_state
+from transforms.polars import normalise
+from transforms.polars.cdc import latest_state
 
 # Capture order first, as for the CRM: a delete row has no source timestamp, and a late
 # commit under a skewed clock carries an older one than the version it replaced.
 STAMPED_VERSION_ORDER = ["_ingested_at", "updated_at"]
 
 
-def stage_orders(raw: pl.LazyFrame) -> pl.LazyFrame:
+def stage_orders(prior: pl.LazyFrame, raw: pl.LazyFrame) -> pl.LazyFrame:
     """Current state of every live order, its guest contacts normalised."""
     return (
-        raw.pipe(latest_state, key="order_id", order_by=STAMPED_VERSION_ORDER)
+        latest_state(prior, raw, key="order_id", order_by=STAMPED_VERSION_ORDER)
         .with_columns(normalise.email("email"), normalise.phone_e164("phone"))
         .select(staging.ORDERS_ORDERS.column_names)
         .sort("order_id")
     )
 
 
-def stage_order_items(raw: pl.LazyFrame) -> pl.LazyFrame:
+def stage_order_items(prior: pl.LazyFrame, raw: pl.LazyFrame) -> pl.LazyFrame:
     """Every live order line (lines carry no source timestamp: capture order decides)."""
     return (
-        raw.pipe(latest_state, key="order_item_id", order_by=["_ingested_at"])
+        latest_state(prior, raw, key="order_item_id", order_by=["_ingested_at"])
         .select(staging.ORDERS_ORDER_ITEMS.column_names)
         .sort("order_item_id")
     )
 
 
-def stage_payments(raw: pl.LazyFrame) -> pl.LazyFrame:
+def stage_payments(prior: pl.LazyFrame, raw: pl.LazyFrame) -> pl.LazyFrame:
     """Current state of every live payment."""
     return (
-        raw.pipe(latest_state, key="payment_id", order_by=STAMPED_VERSION_ORDER)
+        latest_state(prior, raw, key="payment_id", order_by=STAMPED_VERSION_ORDER)
         .select(staging.ORDERS_PAYMENTS.column_names)
         .sort("payment_id")
     )
 
 
-def stage_products(raw: pl.LazyFrame) -> pl.LazyFrame:
+def stage_products(prior: pl.LazyFrame, raw: pl.LazyFrame) -> pl.LazyFrame:
     """Current state of every live product in the catalog."""
     return (
-        raw.pipe(latest_state, key="product_id", order_by=STAMPED_VERSION_ORDER)
+        latest_state(prior, raw, key="product_id", order_by=STAMPED_VERSION_ORDER)
         .select(staging.ORDERS_PRODUCTS.column_names)
         .sort("product_id")
     )

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import polars as pl
 
 from catalog.tables import staging
-from transforms.clickstream import stage_clickstream_events
+from tests.transforms.frames import empty
+from transforms.polars.clickstream import stage_clickstream_events
 
 UTC_US = pl.Datetime("us", "UTC")
 RAW_SCHEMA = {
@@ -66,7 +67,9 @@ def _record(
 
 
 def _stage(*records: dict[str, object]) -> pl.DataFrame:
-    return stage_clickstream_events(pl.LazyFrame(list(records), schema=RAW_SCHEMA)).collect()
+    return stage_clickstream_events(
+        empty(staging.CLICKSTREAM_EVENTS), pl.LazyFrame(list(records), schema=RAW_SCHEMA)
+    ).collect()
 
 
 def test_each_event_once_in_event_time_order() -> None:
@@ -135,12 +138,3 @@ def test_events_shuffled_within_one_batch_are_out_of_order_not_late() -> None:
 
     assert staged.select("event_id", "is_late").rows() == [("E1", False), ("E2", False)]
     assert staged["ingested_at"].to_list() == [batch, batch]
-
-
-def test_records_without_an_event_id_are_not_events() -> None:
-    staged = _stage(
-        _record(None, event_at=None, arrived=_at(1), sequence=1),
-        _record("E1", event_at=_at(1, 1), arrived=_at(1, 1), sequence=2),
-    )
-
-    assert staged["event_id"].to_list() == ["E1"]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from transforms.cdc import latest_state
+from transforms.polars.cdc import latest_state
 
 
 def _at(hour: int) -> datetime:
@@ -27,7 +27,7 @@ def _history(rows: list[tuple[str, str, int, int, str]]) -> pl.LazyFrame:
 
 
 def _state(history: pl.LazyFrame, order_by: list[str]) -> dict[str, str]:
-    current = latest_state(history, key="id", order_by=order_by).collect()
+    current = latest_state(history.clear(), history, key="id", order_by=order_by).collect()
     assert current["id"].is_unique().all()
     return dict(zip(current["id"], current["value"], strict=True))
 
@@ -85,8 +85,10 @@ def test_full_ties_go_to_the_later_row() -> None:
 def test_columns_are_kept_and_empty_history_gives_empty_state() -> None:
     history = _history([("a", "a-v1", 1, 2, "insert")])
 
-    current = latest_state(history, key="id", order_by=["updated_at"]).collect()
-    empty = latest_state(history.head(0), key="id", order_by=["updated_at"]).collect()
+    current = latest_state(history.clear(), history, key="id", order_by=["updated_at"]).collect()
+    empty = latest_state(
+        history.head(0), history.head(0), key="id", order_by=["updated_at"]
+    ).collect()
 
     assert current.columns == history.collect_schema().names()
     assert current.row(0) == ("a", "a-v1", _at(1), _at(2), "insert")

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from simulator.noise import PHONE_STYLES
-from transforms import normalise
+from transforms.polars import normalise
 
 
 def _apply(expr: pl.Expr, values: list[str | None]) -> list[str | None]:

@@ -1,0 +1,91 @@
+"""A contract's expectations as row rules, the form every staging engine enforces.
+
+Each engine's `contracts.check` evaluates the same rules (transforms/<engine>/contracts.py);
+this module only decides which rules a contract implies and what each one means:
+
+- `primary_key`: the key is null or blank.
+- `duplicate_key`: an earlier row of the same ingest batch (by `_source_position`) has the
+  same key but different values in `compared` (a repeated delivery with equal values is not
+  a violation: staging deduplicates it).
+- `not_null`: a required column is null or blank.
+- `type`: a text value that does not fully match `pattern` (the contract's type, for a raw
+  column that holds text, as file drops do).
+- `accepted_values`: a non-null value outside `accepted`.
+
+Rules apply in order and a row is charged to the first it breaks. Rows captured as a
+database delete carry only their key, so every rule but `primary_key` skips them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pyiceberg.types import StringType
+
+from catalog.contracts.model import ColumnType, Contract
+from catalog.tables.definition import TableDef
+
+
+class RuleKind(StrEnum):
+    PRIMARY_KEY = "primary_key"
+    DUPLICATE_KEY = "duplicate_key"
+    NOT_NULL = "not_null"
+    TYPE = "type"
+    ACCEPTED_VALUES = "accepted_values"
+
+
+# What a text value of each contract type must look like, whole (regular expressions that
+# Polars, DuckDB (RE2) and Spark (Java) all read the same way).
+PATTERNS: dict[ColumnType, str] = {
+    ColumnType.INTEGER: r"^\s*[+-]?\d+\s*$",
+    ColumnType.LONG: r"^\s*[+-]?\d+\s*$",
+    ColumnType.FLOAT: r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$",
+    ColumnType.DOUBLE: r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$",
+    ColumnType.DECIMAL: r"^\s*[+-]?(\d+\.?\d*|\.\d+)\s*$",
+    ColumnType.BOOLEAN: r"^(true|false|True|False|TRUE|FALSE)$",
+    ColumnType.DATE: r"^\d{4}-\d{2}-\d{2}$",
+    ColumnType.TIMESTAMP: (
+        r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: RuleKind
+    column: str
+    accepted: tuple[str, ...] = ()
+    pattern: str | None = None
+    compared: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """How a quarantine row names the rule, e.g. `not_null`."""
+        return self.kind.value
+
+
+def rules_for(contract: Contract, raw_table: TableDef) -> tuple[Rule, ...]:
+    """The row rules `contract` implies for rows of `raw_table`, in the order they apply.
+
+    Only columns the raw table has are checked for type (a file drop's columns arrive with
+    its files, so its definition may not list them yet: every contract column is then
+    taken as text).
+    """
+    e = contract.expectations
+    declared = {c.name: c.type for c in raw_table.columns}
+    compared = tuple(c for c in contract.columns if c != e.primary_key)
+    rules = [
+        Rule(RuleKind.PRIMARY_KEY, e.primary_key),
+        Rule(RuleKind.DUPLICATE_KEY, e.primary_key, compared=compared),
+        *(Rule(RuleKind.NOT_NULL, c) for c in e.not_null if c != e.primary_key),
+    ]
+    for column, kind in contract.columns.items():
+        is_text = isinstance(declared.get(column, StringType()), StringType)
+        if kind is not ColumnType.STRING and is_text:
+            rules.append(Rule(RuleKind.TYPE, column, pattern=PATTERNS[kind]))
+    rules += [
+        Rule(RuleKind.ACCEPTED_VALUES, column, accepted=tuple(values))
+        for column, values in e.accepted_values.items()
+    ]
+    return tuple(rules)

@@ -1,0 +1,36 @@
+"""The Polars engine: Arrow in, lazy frames through the transforms, Arrow out."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import polars as pl
+import pyarrow as pa
+
+from transforms.engines import COLUMN, RULE, VALUE, EngineName, Source
+
+
+class PolarsEngine:
+    name: EngineName = "polars"
+
+    def load(self, source: Source) -> pl.LazyFrame:
+        return _frame(source.to_arrow()).lazy()
+
+    def accepted(self, checked: pl.LazyFrame) -> pl.LazyFrame:
+        return checked.filter(pl.col(RULE).is_null()).drop(RULE, COLUMN, VALUE)
+
+    def violations(self, checked: pl.LazyFrame, columns: Collection[str]) -> pa.Table:
+        rows = checked.filter(pl.col(RULE).is_not_null()).select(*columns, RULE, COLUMN, VALUE)
+        return rows.collect().to_arrow()
+
+    def to_arrow(self, frame: pl.LazyFrame) -> pa.Table:
+        return frame.collect().to_arrow()
+
+
+def _frame(table: pa.Table) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+ENGINE = PolarsEngine()
