@@ -5,16 +5,25 @@ Each function returns a Polars expression, so the same rule runs inside any tran
 
 import polars as pl
 
+# White space as every engine reads it alike (regex `\s` differs between Rust, RE2 and Java):
+# ASCII space, tab, line feed, carriage return, form feed, vertical tab, and no-break space.
+SPACE = "[ \\t\\n\\r\\f\\v\\u00a0]"
+
+
+def trimmed(column: str) -> pl.Expr:
+    """`column` without leading and trailing white space."""
+    return pl.col(column).str.replace_all(f"^{SPACE}+|{SPACE}+$", "")
+
 
 def email(column: str) -> pl.Expr:
     """Trimmed, lower-case email; empty strings become null."""
-    cleaned = pl.col(column).str.strip_chars().str.to_lowercase()
+    cleaned = trimmed(column).str.to_lowercase()
     return pl.when(cleaned.str.len_chars() > 0).then(cleaned).otherwise(None).alias(column)
 
 
 def phone_e164(column: str, country_code: str = "1") -> pl.Expr:
     """E.164 phone (`+15551234567`) from any punctuation style; unparseable becomes null."""
-    digits = pl.col(column).str.replace_all(r"\D", "")
+    digits = pl.col(column).str.replace_all("[^0-9]", "")
     return (
         pl.when(digits.str.len_chars() == 10)
         .then(pl.concat_str(pl.lit("+" + country_code), digits))
@@ -27,4 +36,4 @@ def phone_e164(column: str, country_code: str = "1") -> pl.Expr:
 
 def name(column: str) -> pl.Expr:
     """Trimmed name with inner runs of white space collapsed."""
-    return pl.col(column).str.strip_chars().str.replace_all(r"\s+", " ").alias(column)
+    return trimmed(column).str.replace_all(f"{SPACE}+", " ").alias(column)
