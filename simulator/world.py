@@ -3,6 +3,13 @@
 Day 0 carries every source's history up to the start; each later day carries only that
 day's changes. The world's progress is kept in `$C360_HOME/sources/state.json`: a day is
 complete once it is recorded there, and an interrupted day is emitted again, identically.
+
+The publication log (`$C360_HOME/published.json`) records when, by the wall clock, each
+day's emission finished: `{"0": "2026-11-27T03:58:41.123456+00:00", ...}`. A day's
+database rows and files all appear at once, so this is when they became available to
+ingest, and a capture's lag is measured from it (`flows/quality.py`). It lives beside
+`sources/`, not in it: everything under `sources/` but the stream's arrival times is decided
+by the seed alone, byte for byte. Re-emitting a day records its new time.
 """
 
 from __future__ import annotations
@@ -10,6 +17,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 
 import polars as pl
 
@@ -24,6 +33,7 @@ from simulator.sources.vendor_files import VendorFilesSource
 from simulator.truth import MANIFEST_SCHEMA, read_manifest, write_day
 
 STATE_FILE = "state.json"
+PUBLISHED_FILE = "published.json"
 PEOPLE = "people"
 
 # Emission order matters: later families read the CRM's state for the same day.
@@ -121,11 +131,37 @@ def emit_day(settings: Settings, day: int) -> None:
         _manifest(day, emissions),
         ctx.events.with_columns(day=pl.lit(day, pl.Int32)).select("day", "person_id", "event"),
     )
+    record_published(settings, day, datetime.now(UTC))
     ctx.save_state(PEOPLE, ctx.people)
     state = WorldState(settings.seed, settings.scale.value, settings.people, day)
     partial = settings.sources_dir / f"{STATE_FILE}.partial"
     partial.write_text(json.dumps(asdict(state)))
     partial.replace(settings.sources_dir / STATE_FILE)
+
+
+def published_path(settings: Settings) -> Path:
+    """The publication log's file (see the module docstring)."""
+    return settings.home / PUBLISHED_FILE
+
+
+def read_published(settings: Settings) -> dict[int, datetime]:
+    """When each emitted day's emission finished (wall clock, UTC); empty if none is logged."""
+    path = published_path(settings)
+    if not path.exists():
+        return {}
+    return {
+        int(day): datetime.fromisoformat(at) for day, at in json.loads(path.read_text()).items()
+    }
+
+
+def record_published(settings: Settings, day: int, at: datetime) -> None:
+    """Log that `day` finished emitting at `at`, replacing any earlier time for it."""
+    log = {**read_published(settings), day: at.astimezone(UTC)}
+    path = published_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{PUBLISHED_FILE}.partial")
+    partial.write_text(json.dumps({str(d): log[d].isoformat() for d in sorted(log)}, indent=1))
+    partial.replace(path)
 
 
 def _day_context(settings: Settings, day: int) -> DayContext:
