@@ -3,6 +3,7 @@ the vendors' dates, times, yes/no answers and numbers."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 import polars as pl
@@ -95,7 +96,7 @@ def test_expressions_keep_the_column_name() -> None:
     assert out.to_dicts() == [{"email": "a@b.c", "phone": "+15551234567", "first": "Al"}]
 
 
-def _typed(expr: pl.Expr, values: list[str | None]) -> list[object]:
+def _typed(expr: pl.Expr, values: Sequence[str | None]) -> list[object]:
     return pl.DataFrame({"v": values}, schema={"v": pl.String}).select(expr)["v"].to_list()
 
 

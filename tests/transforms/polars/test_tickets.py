@@ -12,21 +12,23 @@ from tests.transforms.frames import empty
 from transforms.polars.tickets import STAGED_COLUMNS, stage_support_tickets
 
 UTC_US = pl.Datetime("us", "UTC")
-RAW_SCHEMA = {
-    "ticket_id": pl.String,
-    "created_at": pl.String,
-    "channel": pl.String,
-    "subject": pl.String,
-    "body": pl.String,
-    "customer_email": pl.String,
-    "_source": pl.String,
-    "_batch_id": pl.String,
-    "_ingested_at": UTC_US,
-    "_source_file": pl.String,
-    "_source_position": pl.String,
-    "_file_size": pl.Int64,
-    "_file_checksum": pl.String,
-}
+RAW_SCHEMA = pl.Schema(
+    {
+        "ticket_id": pl.String(),
+        "created_at": pl.String(),
+        "channel": pl.String(),
+        "subject": pl.String(),
+        "body": pl.String(),
+        "customer_email": pl.String(),
+        "_source": pl.String(),
+        "_batch_id": pl.String(),
+        "_ingested_at": UTC_US,
+        "_source_file": pl.String(),
+        "_source_position": pl.String(),
+        "_file_size": pl.Int64(),
+        "_file_checksum": pl.String(),
+    }
+)
 
 
 def _at(day: int, hour: int = 0, minute: int = 0) -> datetime:

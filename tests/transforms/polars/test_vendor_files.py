@@ -21,14 +21,14 @@ from transforms.polars.vendor_files import (
 
 Stage = Callable[[pl.LazyFrame, pl.LazyFrame], pl.LazyFrame]
 UTC_US = pl.Datetime("us", "UTC")
-INGEST_SCHEMA = {
-    "_source": pl.String,
-    "_batch_id": pl.String,
+INGEST_SCHEMA: dict[str, pl.DataType] = {
+    "_source": pl.String(),
+    "_batch_id": pl.String(),
     "_ingested_at": UTC_US,
-    "_source_file": pl.String,
-    "_source_position": pl.String,
-    "_file_size": pl.Int64,
-    "_file_checksum": pl.String,
+    "_source_file": pl.String(),
+    "_source_position": pl.String(),
+    "_file_size": pl.Int64(),
+    "_file_checksum": pl.String(),
 }
 
 
@@ -57,8 +57,13 @@ def _rows(
 
 def _raw(rows: list[dict[str, object]], columns: list[str], **types: pl.DataType) -> pl.LazyFrame:
     """Raw rows with the file columns `columns` (text unless typed) and the ingest columns."""
-    schema = {c: types.get(c, pl.String()) for c in columns} | INGEST_SCHEMA
-    return pl.LazyFrame(rows, schema=schema)
+    return pl.LazyFrame(rows, schema=_schema(columns, types))
+
+
+def _schema(columns: list[str], types: dict[str, pl.DataType] | None = None) -> pl.Schema:
+    """File columns (text unless typed in `types`), then the ingest columns."""
+    typed = types or {}
+    return pl.Schema([*((c, typed.get(c, pl.String())) for c in columns), *INGEST_SCHEMA.items()])
 
 
 def _stage(stage: Stage, table: TableDef, raw: pl.LazyFrame) -> pl.DataFrame:
@@ -327,7 +332,7 @@ def test_legacy_customers_shouted_names_are_split_and_re_cased() -> None:
 # --- Product feed ---------------------------------------------------------------------------
 
 PRODUCTS = ["sku", "name", "category", "price", "in_stock"]
-PRODUCT_TYPES = {"price": pl.Float64(), "in_stock": pl.Boolean()}
+PRODUCT_TYPES: dict[str, pl.DataType] = {"price": pl.Float64(), "in_stock": pl.Boolean()}
 
 
 def _product(sku: str, price: float, in_stock: bool = True) -> dict[str, object]:
@@ -389,13 +394,13 @@ FEEDS: dict[str, tuple[Stage, TableDef, Callable[[str, int], dict[str, object]],
         stage_loyalty_members,
         staging.VENDOR_LOYALTY_MEMBERS,
         lambda key, n: _member(key, points=f"{n},000", joinDate=f"0{n}/0{n}/2024"),
-        pl.Schema({c: pl.String() for c in LOYALTY} | INGEST_SCHEMA),
+        _schema(LOYALTY),
     ),
     "marketing": (
         stage_marketing_contacts,
         staging.VENDOR_MARKETING_LIST,
         lambda key, n: _contact(key, Opt_In="Yes" if n % 2 else "No", Date_Added=f"2024-0{n}-01"),
-        pl.Schema({c: pl.String() for c in MARKETING} | INGEST_SCHEMA),
+        _schema(MARKETING),
     ),
     "legacy": (
         stage_legacy_customers,
@@ -403,13 +408,13 @@ FEEDS: dict[str, tuple[Stage, TableDef, Callable[[str, int], dict[str, object]],
         lambda key, n: _legacy(
             key, f"DOE{n}, JANE", f"555-000-000{n}", f"0{n}.01.2010", f" Jane{n}@Example.com"
         ),
-        pl.Schema({c: pl.String() for c in LEGACY} | INGEST_SCHEMA),
+        _schema(LEGACY),
     ),
     "products": (
         stage_vendor_products,
         staging.VENDOR_PRODUCT_FEED,
         lambda key, n: _product(key, 10.0 + n, in_stock=n % 2 == 0),
-        pl.Schema({c: PRODUCT_TYPES.get(c, pl.String()) for c in PRODUCTS} | INGEST_SCHEMA),
+        _schema(PRODUCTS, PRODUCT_TYPES),
     ),
 }
 
