@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from uuid import uuid4
@@ -19,8 +20,16 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from catalog.writer import WriteResult
+    from flows.stage import StageOutcome
 
 from c360.settings import FAULTS, ProfileName, Scale, Settings, load_settings, prefect_env
+
+
+class Engine(StrEnum):
+    POLARS = "polars"
+    DUCKDB = "duckdb"
+    SPARK = "spark"
+
 
 app = typer.Typer(
     help="c360: a local-first Customer 360 lakehouse on Apache Iceberg.",
@@ -38,6 +47,10 @@ ScaleOption = Annotated[
     Scale | None, typer.Option("--scale", help="World size (default: C360_SCALE or small).")
 ]
 SeedOption = Annotated[int | None, typer.Option("--seed", help="Simulation seed (default 42).")]
+EngineOption = Annotated[
+    Engine | None,
+    typer.Option("--engine", help="Staging engine (default: C360_ENGINE or polars)."),
+]
 
 
 class UserError(Exception):
@@ -57,11 +70,15 @@ def _settings(**overrides: object) -> Settings:
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
+    from catalog.contracts import ContractError
+    from catalog.contracts.drift import ContractMismatchError
     from catalog.factory import CatalogUnavailableError
     from catalog.writer import SchemaMismatchError
     from flows.model import DbtFailedError
+    from flows.stage import StagingInvariantError
     from simulator.emitters.database import SourceUnavailableError
     from simulator.world import WorldMismatchError
+    from transforms.engines import EngineUnavailableError
 
     return (
         UserError,
@@ -70,6 +87,10 @@ def _known_errors() -> tuple[type[BaseException], ...]:
         WorldMismatchError,
         DbtFailedError,
         SchemaMismatchError,
+        ContractError,
+        ContractMismatchError,
+        StagingInvariantError,
+        EngineUnavailableError,
     )
 
 
@@ -95,9 +116,10 @@ def run(
     profile: ProfileOption = None,
     scale: ScaleOption = None,
     seed: SeedOption = None,
+    engine: EngineOption = None,
 ) -> None:
     """Run the whole pipeline: sources -> raw -> staging -> dbt -> curated."""
-    settings = _settings(profile=profile, scale=scale, seed=seed)
+    settings = _settings(profile=profile, scale=scale, seed=seed, engine=engine)
     from flows.pipeline import pipeline, preflight
 
     preflight(settings)
@@ -110,7 +132,100 @@ def run(
     started = time.perf_counter()
     result = pipeline(settings, run_id)
     elapsed = time.perf_counter() - started
+    _print_staging(result.staged)
     _print_summary(settings, result.writes, elapsed)
+
+
+def _print_staging(outcomes: list[StageOutcome]) -> None:
+    table = Table(title="staging", title_justify="left")
+    for column in ("table", "status", "raw rows", "staged", "quarantined", "alerted"):
+        table.add_column(column, justify="left" if column in ("table", "status") else "right")
+    for o in outcomes:
+        status = f"[yellow]paused[/]: {'; '.join(o.drift)}" if o.status == "paused" else o.status
+        table.add_row(
+            o.table,
+            status,
+            f"{o.raw_rows:,}",
+            f"{o.staged_rows:,}",
+            f"{o.quarantined_rows:,}",
+            f"{o.alerted_rows:,}",
+        )
+    console.print(table)
+    for o in outcomes:
+        if o.status == "paused":
+            console.print(
+                f"[yellow]{o.feed} is paused by schema drift[/]: update its contract, then "
+                f"`c360 contracts accept {o.feed}`"
+            )
+
+
+@app.command()
+def stage(
+    full: Annotated[
+        bool, typer.Option(help="Rebuild every staging table from all raw history.")
+    ] = False,
+    engine: EngineOption = None,
+    profile: ProfileOption = None,
+) -> None:
+    """Stage what raw gained since the last run (contracts enforced, drifted feeds paused)."""
+    settings = _settings(profile=profile, engine=engine)
+    from flows.stage import stage_flow
+
+    _print_staging(stage_flow(settings, new_run_id(), full))
+
+
+contracts_app = typer.Typer(help="Data contracts: list them, accept a drifted feed's new one.")
+app.add_typer(contracts_app, name="contracts")
+
+
+@contracts_app.command("list")
+def contracts_list(profile: ProfileOption = None) -> None:
+    """Each feed's contract in force and whether the feed is paused by drift."""
+    settings = _settings(profile=profile)
+    from catalog.contracts import load_contracts
+    from catalog.contracts.drift import pending_changes
+    from catalog.factory import open_catalog
+
+    catalog = open_catalog(settings)
+    table = Table(title="data contracts", title_justify="left")
+    for column in ("feed", "contract", "version", "enforcement", "state"):
+        table.add_column(column)
+    for feed, contract in load_contracts(settings.contracts_dir).items():
+        pending = pending_changes(catalog, feed)
+        state = f"[yellow]paused[/]: {'; '.join(map(str, pending))}" if pending else "running"
+        table.add_row(
+            feed,
+            contract.contract_id,
+            str(contract.version),
+            contract.enforcement.on_violation.value,
+            state,
+        )
+    console.print(table)
+
+
+@contracts_app.command("accept")
+def contracts_accept(
+    feed: Annotated[str, typer.Argument(help="The paused feed, e.g. vendor_loyalty_members.")],
+    profile: ProfileOption = None,
+) -> None:
+    """Resume a feed paused by schema drift, under its updated contract; the next staging
+    run processes everything held while it was paused."""
+    settings = _settings(profile=profile)
+    from catalog.contracts import load_contracts
+    from catalog.contracts.drift import accept
+    from catalog.factory import open_catalog
+
+    contracts = load_contracts(settings.contracts_dir)
+    if feed not in contracts:
+        raise UserError(f"no contract for feed {feed!r}; feeds: {', '.join(contracts)}")
+    accepted = accept(open_catalog(settings), feed, contracts[feed])
+    if not accepted:
+        console.print(f"{feed} has no schema change to accept: it is running")
+        return
+    console.print(
+        f"{feed} resumed under {contracts[feed].contract_id} (accepted: "
+        f"{'; '.join(map(str, accepted))}); `c360 stage` or the next run stages what was held"
+    )
 
 
 def _print_summary(settings: Settings, writes: list[WriteResult], elapsed: float) -> None:

@@ -175,6 +175,10 @@ class Settings(BaseSettings):
     sources: SourceSettings = Field(default_factory=SourceSettings)
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
     dbt_target: str = "dev"
+    # The staging engine: polars (default), duckdb, or spark (the `spark` extra and Java 17).
+    engine: Literal["polars", "duckdb", "spark"] = "polars"
+    # Where the data contracts are read from; empty: the ones shipped in catalog/contracts/.
+    contracts_dir: Path | None = None
     prefect_api_url: str | None = None
     run_id: str | None = None
 

@@ -130,6 +130,7 @@ def write(
     mode: WriteMode = "append",
     overwrite_filter: BooleanExpression | None = None,
     properties: Mapping[str, str] | None = None,
+    commit_empty: bool = False,
 ) -> WriteResult:
     """Commit `data` to the table once: a batch already in its history is skipped.
 
@@ -143,6 +144,8 @@ def write(
             (all rows by default).
         properties: extra snapshot-summary entries committed atomically with the data
             (e.g. source checkpoints).
+        commit_empty: append a snapshot even with no rows, so its properties are recorded
+            (e.g. that staging consumed a raw snapshot that brought nothing new).
 
     Raises:
         SchemaMismatchError: the data does not fit the table.
@@ -155,7 +158,7 @@ def write(
         done = committed_batch(table, batch_id)
         if done is not None:
             return WriteResult(definition.identifier_name, batch_id, 0, done, skipped=True)
-        if mode == "append" and frame.num_rows == 0:
+        if mode == "append" and frame.num_rows == 0 and not commit_empty:
             return WriteResult(definition.identifier_name, batch_id, 0, None)
         try:
             if mode == "append" or table.current_snapshot() is None:

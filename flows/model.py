@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+from collections.abc import Sequence
 
 from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 from dbt.cli.main import dbtRunner, dbtRunnerResult
@@ -72,14 +73,23 @@ def _failures(result: dbtRunnerResult) -> str:
     return ", ".join(failed) or "see $C360_HOME/dbt/logs/dbt.log"
 
 
+def excluding(paused_tables: Sequence[str]) -> list[str]:
+    """dbt arguments leaving out everything downstream of the paused staging tables
+    (`staging.crm_customers` -> the source `lakehouse.crm_customers` and its children)."""
+    selectors = [f"source:lakehouse.{t.removeprefix('staging.')}+" for t in paused_tables]
+    return ["--exclude", *selectors] if selectors else []
+
+
 @task(cache_policy=NO_CACHE)
-def dbt_build(settings: Settings) -> int:
-    """`dbt build`: seeds, models, snapshots and tests. Returns the number of nodes run."""
-    result = run_dbt(settings, ["build"])
+def dbt_build(settings: Settings, paused_tables: Sequence[str] = ()) -> int:
+    """`dbt build`: seeds, models, snapshots and tests, except what depends on a paused
+    feed. Returns the number of nodes run."""
+    result = run_dbt(settings, ["build", *excluding(paused_tables)])
     return len(getattr(result.result, "results", []))
 
 
 @flow(name="model")
-def model_flow(settings: Settings) -> int:
-    """Build and test the dbt project on the settings' target."""
-    return dbt_build(settings)
+def model_flow(settings: Settings, paused_tables: Sequence[str] = ()) -> int:
+    """Build and test the dbt project on the settings' target, skipping paused feeds'
+    downstream models."""
+    return dbt_build(settings, paused_tables)

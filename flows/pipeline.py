@@ -16,7 +16,7 @@ from catalog.writer import WriteResult
 from flows.ingest import ingest_flow
 from flows.model import model_flow
 from flows.publish import publish_flow
-from flows.stage import stage_flow
+from flows.stage import StageOutcome, stage_flow
 from simulator.emitters.database import connect
 from simulator.world import SimulationReport, check_world, simulate
 
@@ -26,6 +26,7 @@ class PipelineResult:
     run_id: str
     simulation: SimulationReport
     writes: list[WriteResult] = field(default_factory=list)
+    staged: list[StageOutcome] = field(default_factory=list)
     dbt_nodes: int = 0
 
 
@@ -70,8 +71,10 @@ def pipeline(settings: Settings, run_id: str) -> PipelineResult:
     prepare_lakehouse(settings)
     simulation = simulate_task(settings)
     writes = ingest_flow(settings, run_id)
-    writes += stage_flow(settings, run_id)
-    dbt_nodes = model_flow(settings)
+    staged = stage_flow(settings, run_id)
+    writes += [w for outcome in staged for w in outcome.writes]
+    paused = [o.table for o in staged if o.status == "paused"]
+    dbt_nodes = model_flow(settings, paused)
     writes += publish_flow(settings, run_id)
     record_run_task(settings, run_id, started_at, writes)
-    return PipelineResult(run_id, simulation, writes, dbt_nodes)
+    return PipelineResult(run_id, simulation, writes, staged, dbt_nodes)

@@ -1,82 +1,345 @@
-"""Stage: turn raw history into clean current-state staging tables."""
+"""Stage: raw history to clean staging tables, each feed held to its data contract.
+
+One staging step for one feed:
+1. a feed whose source drifted (`ops.schema_changes` not yet accepted) is paused: it stages
+   nothing, raises a drift alert, and keeps its raw data for when it resumes;
+2. reads only the raw batches committed since the raw snapshot the staging table last
+   consumed (recorded in the staging commit's summary), or all of them on a full rebuild;
+3. checks every row against the contract's rules in the chosen engine: rows that break one
+   go to `ops.quarantine` with the rule, column, value and batch (a contract that alerts
+   instead lets them through, recorded as alerted);
+4. proves raw rows = staged + quarantined for every batch before writing anything;
+5. runs the engine's staging function on the prior state and the accepted rows, and commits
+   the quarantine, then the staging table (its summary naming the raw snapshot consumed),
+   then the batch accounting. Each commit's batch id derives from the raw snapshots read,
+   so a re-run after a crash skips what was committed and finishes the rest.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
 
 import polars as pl
-from prefect import flow, task
+import pyarrow as pa
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from pyiceberg.catalog import Catalog
+from pyiceberg.table import Table
+from pyiceberg.table.snapshots import ancestors_of
 
 from c360.settings import Settings
+from catalog.contracts import Contract, ViolationAction, load_contracts
+from catalog.contracts.drift import pause_if_drifted
+from catalog.contracts.rules import RuleKind, rules_for
 from catalog.factory import open_catalog
 from catalog.registry import ensure_table
-from catalog.tables import raw, staging
+from catalog.tables import ops, raw, staging
 from catalog.tables.definition import TableDef
-from catalog.writer import WriteResult, content_batch_id, write
-from transforms.polars.clickstream import stage_clickstream_events
-from transforms.polars.crm_customers import stage_crm_customers
-from transforms.polars.orders import stage_order_items, stage_orders, stage_payments, stage_products
+from catalog.writer import BATCH_ID, WriteResult, content_batch_id, write
+from transforms.engines import COLUMN, RULE, VALUE, EngineName, Source, check, function, get_engine
 
-Transform = Callable[[pl.LazyFrame], pl.LazyFrame]
+SOURCE_SNAPSHOT = "c360.source-snapshot"
+ENGINE = "c360.engine"
+# Raw columns a quarantine row keeps to find its raw row again.
+TRACE_COLUMNS = ("_batch_id", "_source_file", "_source_position", "_ingested_at")
+# Rules a row cannot be staged without, whatever the contract's enforcement says.
+ALWAYS_HELD = frozenset({RuleKind.PRIMARY_KEY.value, RuleKind.DUPLICATE_KEY.value})
+
+Status = Literal["staged", "unchanged", "paused"]
 
 
-def stage_table(
-    catalog: Catalog,
-    source: TableDef,
-    target: TableDef,
-    transform: Transform,
-    *,
-    run_id: str,
-) -> WriteResult:
-    """Rebuild `target` from the current snapshot of `source` through `transform`.
-
-    The batch id is derived from the source snapshot, so staging the same raw snapshot
-    twice commits once.
-    """
-    raw_table = ensure_table(catalog, source)
-    snapshot = raw_table.current_snapshot()
-    snapshot_id = str(snapshot.snapshot_id) if snapshot else "empty"
-    history = pl.from_arrow(raw_table.scan().to_arrow())
-    assert isinstance(history, pl.DataFrame)
-    staged = transform(history.lazy()).collect()
-    batch_id = content_batch_id(target.identifier_name, source.identifier_name, snapshot_id)
-    return write(catalog, target, staged, batch_id=batch_id, run_id=run_id, mode="overwrite")
+class StagingInvariantError(RuntimeError):
+    """A raw batch's rows do not equal the rows staged plus quarantined from it."""
 
 
 @dataclass(frozen=True)
 class Staged:
-    """A staging table, the raw table it is built from, and the transform between them."""
+    """A staging table, the raw table it is built from, and the staging function between.
+
+    `function` is a name in `transforms.<engine>.<module>`; an `append` table's function
+    returns only the new rows (events), the others the table's whole new state.
+    """
 
     source: TableDef
     target: TableDef
-    transform: Transform
+    module: str
+    function: str
+    append: bool = False
+
+    @property
+    def feed(self) -> str:
+        """The feed's name: its raw table's, as contracts and `ops` tables name it."""
+        return self.source.name
 
 
 STAGED: dict[str, Staged] = {
-    "crm_customers": Staged(raw.CRM_CUSTOMERS, staging.CRM_CUSTOMERS, stage_crm_customers),
-    "products": Staged(raw.ORDERS_PRODUCTS, staging.ORDERS_PRODUCTS, stage_products),
-    "orders": Staged(raw.ORDERS_ORDERS, staging.ORDERS_ORDERS, stage_orders),
-    "order_items": Staged(raw.ORDERS_ORDER_ITEMS, staging.ORDERS_ORDER_ITEMS, stage_order_items),
-    "payments": Staged(raw.ORDERS_PAYMENTS, staging.ORDERS_PAYMENTS, stage_payments),
-    "clickstream_events": Staged(
-        raw.CLICKSTREAM_EVENTS, staging.CLICKSTREAM_EVENTS, stage_clickstream_events
-    ),
+    s.target.name: s
+    for s in (
+        Staged(raw.CRM_CUSTOMERS, staging.CRM_CUSTOMERS, "crm_customers", "stage_crm_customers"),
+        Staged(raw.ORDERS_PRODUCTS, staging.ORDERS_PRODUCTS, "orders", "stage_products"),
+        Staged(raw.ORDERS_ORDERS, staging.ORDERS_ORDERS, "orders", "stage_orders"),
+        Staged(raw.ORDERS_ORDER_ITEMS, staging.ORDERS_ORDER_ITEMS, "orders", "stage_order_items"),
+        Staged(raw.ORDERS_PAYMENTS, staging.ORDERS_PAYMENTS, "orders", "stage_payments"),
+        Staged(
+            raw.CLICKSTREAM_EVENTS,
+            staging.CLICKSTREAM_EVENTS,
+            "clickstream",
+            "stage_clickstream_events",
+            append=True,
+        ),
+    )
 }
 
 
-@task(retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE, task_run_name="stage-{name}")
-def stage_task(settings: Settings, name: str, run_id: str) -> WriteResult:
-    """Build one staging table (a key of `STAGED`) from its raw history."""
-    staged = STAGED[name]
-    return stage_table(
-        open_catalog(settings), staged.source, staged.target, staged.transform, run_id=run_id
+@dataclass(frozen=True)
+class StageOutcome:
+    """What staging one feed did in one run."""
+
+    feed: str
+    table: str
+    status: Status
+    raw_rows: int = 0
+    staged_rows: int = 0
+    quarantined_rows: int = 0
+    alerted_rows: int = 0
+    batches: int = 0
+    writes: list[WriteResult] = field(default_factory=list)
+    drift: list[str] = field(default_factory=list)
+
+
+def consumed_snapshot(table: Table) -> int | None:
+    """The raw snapshot id the staging table's current state was built from."""
+    snapshot = table.current_snapshot()
+    if snapshot is None or snapshot.summary is None:
+        return None
+    consumed = snapshot.summary.additional_properties.get(SOURCE_SNAPSHOT)
+    return int(consumed) if consumed else None
+
+
+def batches_since(raw_table: Table, since: int | None) -> frozenset[str] | None:
+    """The ingest batches committed to `raw_table` after snapshot `since`; None means every
+    batch (no `since`, or it is no longer in the table's history: rebuild in full)."""
+    current = raw_table.current_snapshot()
+    if since is None or current is None:
+        return None
+    batches: set[str] = set()
+    for snapshot in ancestors_of(current, raw_table.metadata):
+        if snapshot.snapshot_id == since:
+            return frozenset(batches)
+        if snapshot.summary is not None and BATCH_ID in snapshot.summary.additional_properties:
+            batches.add(str(snapshot.summary[BATCH_ID]))
+    return None
+
+
+def raw_counts(source: Source) -> Counter[str]:
+    """Rows per ingest batch, counted by pyiceberg itself (not by the staging engine)."""
+    if source.empty:
+        return Counter()
+    scan = source.table.scan(
+        row_filter=source.row_filter, snapshot_id=source.snapshot_id, selected_fields=("_batch_id",)
+    )
+    ids = scan.to_arrow()["_batch_id"].to_pylist()
+    return Counter(ids)
+
+
+def _quarantine_rows(
+    violations: pa.Table, contract: Contract, feed: str, *, passing: frozenset[str], run_id: str
+) -> pl.DataFrame:
+    frame = pl.from_arrow(violations)
+    assert isinstance(frame, pl.DataFrame)
+    return frame.select(
+        pl.lit(feed).alias("feed"),
+        pl.lit(contract.contract_id).alias("contract_id"),
+        pl.col(RULE).alias("rule"),
+        pl.col(COLUMN).alias("column_name"),
+        pl.col(VALUE).alias("value"),
+        pl.when(pl.col(RULE).is_in(list(passing)))
+        .then(pl.lit("alerted"))
+        .otherwise(pl.lit("quarantined"))
+        .alias("action"),
+        pl.col("_batch_id").alias("batch_id"),
+        pl.col("_source_file").cast(pl.String).alias("source_file"),
+        pl.col("_source_position").cast(pl.String).alias("source_position"),
+        pl.col("_ingested_at").alias("ingested_at"),
+        pl.lit(run_id).alias("run_id"),
+        pl.lit(datetime.now(UTC)).dt.cast_time_unit("us").alias("quarantined_at"),
     )
 
 
+def stage_table(
+    catalog: Catalog,
+    staged: Staged,
+    contract: Contract,
+    *,
+    engine: EngineName = "polars",
+    run_id: str,
+    full: bool = False,
+) -> StageOutcome:
+    """Stage what arrived in `staged.source` since the last run (everything if `full`).
+
+    Raises:
+        StagingInvariantError: a batch's raw rows differ from staged + quarantined; nothing
+            was written.
+    """
+    feed, name = staged.feed, staged.target.identifier_name
+    drift = pause_if_drifted(catalog, feed, run_id=run_id)
+    if drift:
+        return StageOutcome(feed, name, "paused", drift=[str(c) for c in drift])
+    raw_table = ensure_table(catalog, staged.source)
+    target = ensure_table(catalog, staged.target)
+    current = raw_table.current_snapshot()
+    consumed = None if full else consumed_snapshot(target)
+    if current is None or consumed == current.snapshot_id:
+        return StageOutcome(feed, name, "unchanged")
+    batch_ids = batches_since(raw_table, consumed)
+    rebuild = batch_ids is None
+    new = Source(raw_table, current.snapshot_id, batch_ids)
+    prior_snapshot = target.current_snapshot()
+    prior = Source(
+        target, None if rebuild or prior_snapshot is None else prior_snapshot.snapshot_id
+    )
+
+    runner = get_engine(engine)
+    column_types = {f.name: f.field_type for f in raw_table.schema().fields}
+    passing = (
+        frozenset(r.name for r in rules_for(contract, column_types)) - ALWAYS_HELD
+        if contract.enforcement.on_violation is ViolationAction.ALERT
+        else frozenset()
+    )
+    checked = check(engine, runner.load(new), rules_for(contract, column_types))
+    accepted = runner.accepted(checked, passing)
+    violations = runner.violations(checked, TRACE_COLUMNS)
+    quarantine = _quarantine_rows(violations, contract, feed, passing=passing, run_id=run_id)
+    held = quarantine.filter(pl.col("action") == "quarantined")
+
+    expected = raw_counts(new)
+    staged_counts = Counter(runner.counts(accepted, "_batch_id"))
+    held_counts = Counter(held["batch_id"].to_list())
+    broken = sorted(
+        b
+        for b in expected.keys() | staged_counts.keys() | held_counts.keys()
+        if expected[b] != staged_counts[b] + held_counts[b]
+    )
+    if broken:
+        b = broken[0]
+        raise StagingInvariantError(
+            f"{feed}: batch {b} has {expected[b]} raw rows but {staged_counts[b]} staged + "
+            f"{held_counts[b]} quarantined ({len(broken)} batches differ); nothing written"
+        )
+
+    transform = function(engine, staged.module, staged.function)
+    result = runner.to_arrow(transform(runner.load(prior), accepted))
+    read = f"{consumed}..{current.snapshot_id}" if not rebuild else f"all..{current.snapshot_id}"
+    batch_id = content_batch_id(name, read)
+    writes = []
+    if quarantine.height:
+        writes.append(
+            write(
+                catalog,
+                ops.QUARANTINE,
+                quarantine,
+                batch_id=content_batch_id(ops.QUARANTINE.identifier_name, feed, read),
+                run_id=run_id,
+            )
+        )
+    staged_write = write(
+        catalog,
+        staged.target,
+        result,
+        batch_id=batch_id,
+        run_id=run_id,
+        mode="append" if staged.append and not rebuild else "overwrite",
+        properties={SOURCE_SNAPSHOT: str(current.snapshot_id), ENGINE: engine},
+        commit_empty=True,
+    )
+    writes.append(staged_write)
+    accounting = pl.DataFrame(
+        {
+            "feed": feed,
+            "batch_id": sorted(expected),
+            "raw_rows": [expected[b] for b in sorted(expected)],
+            "staged_rows": [staged_counts[b] for b in sorted(expected)],
+            "quarantined_rows": [held_counts[b] for b in sorted(expected)],
+            "staging_snapshot_id": staged_write.snapshot_id,
+            "engine": engine,
+            "run_id": run_id,
+            "staged_at": datetime.now(UTC),
+        },
+        schema_overrides={"staging_snapshot_id": pl.Int64},
+    )
+    if accounting.height:
+        writes.append(
+            write(
+                catalog,
+                ops.STAGING_BATCHES,
+                accounting,
+                batch_id=content_batch_id(ops.STAGING_BATCHES.identifier_name, feed, read),
+                run_id=run_id,
+            )
+        )
+    return StageOutcome(
+        feed,
+        name,
+        "staged",
+        raw_rows=sum(expected.values()),
+        staged_rows=sum(staged_counts.values()),
+        quarantined_rows=held.height,
+        alerted_rows=quarantine.height - held.height,
+        batches=len(expected),
+        writes=writes,
+    )
+
+
+def staged_batches(catalog: Catalog, feed: str) -> pl.DataFrame:
+    """Every batch accounting row of `feed` (`ops.staging_batches`)."""
+    table = ensure_table(catalog, ops.STAGING_BATCHES)
+    if table.current_snapshot() is None:
+        frame = pl.from_arrow(table.schema().as_arrow().empty_table())
+    else:
+        frame = pl.from_arrow(table.scan(row_filter=f"feed = '{feed}'").to_arrow())
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+@task(retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE, task_run_name="stage-{name}")
+def stage_task(settings: Settings, name: str, run_id: str, full: bool = False) -> StageOutcome:
+    """Stage one table (a key of `STAGED`) from what its raw table gained since last time."""
+    staged = STAGED[name]
+    contracts = load_contracts(settings.contracts_dir)
+    outcome = stage_table(
+        open_catalog(settings),
+        staged,
+        contracts[staged.feed],
+        engine=settings.engine,
+        run_id=run_id,
+        full=full,
+    )
+    logger = get_run_logger()
+    if outcome.status == "paused":
+        logger.warning(
+            "%s paused by schema drift (%s): run `c360 contracts accept %s` after updating "
+            "its contract",
+            outcome.feed,
+            "; ".join(outcome.drift),
+            outcome.feed,
+        )
+    else:
+        logger.info(
+            "%s: %s, %d raw rows in %d batches -> %d staged, %d quarantined",
+            name,
+            outcome.status,
+            outcome.raw_rows,
+            outcome.batches,
+            outcome.staged_rows,
+            outcome.quarantined_rows,
+        )
+    return outcome
+
+
 @flow(name="stage")
-def stage_flow(settings: Settings, run_id: str) -> list[WriteResult]:
-    """Build every staging table from its raw history."""
-    return [stage_task(settings, name, run_id) for name in STAGED]
+def stage_flow(settings: Settings, run_id: str, full: bool = False) -> list[StageOutcome]:
+    """Stage every table from what its raw table gained since the last run."""
+    return [stage_task(settings, name, run_id, full) for name in STAGED]

@@ -18,13 +18,13 @@ database delete carry only their key, so every rule but `primary_key` skips them
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pyiceberg.types import StringType
+from pyiceberg.types import IcebergType, StringType
 
 from catalog.contracts.model import ColumnType, Contract
-from catalog.tables.definition import TableDef
 
 
 class RuleKind(StrEnum):
@@ -65,15 +65,15 @@ class Rule:
         return self.kind.value
 
 
-def rules_for(contract: Contract, raw_table: TableDef) -> tuple[Rule, ...]:
-    """The row rules `contract` implies for rows of `raw_table`, in the order they apply.
+def rules_for(contract: Contract, column_types: Mapping[str, IcebergType]) -> tuple[Rule, ...]:
+    """The row rules `contract` implies for raw rows with `column_types` (the raw table's
+    live schema), in the order they apply.
 
-    Only columns the raw table has are checked for type (a file drop's columns arrive with
-    its files, so its definition may not list them yet: every contract column is then
-    taken as text).
+    A contract column held as text, or not (yet) in the table, is checked against the
+    contract's type value by value; typed columns were checked by ingestion.
     """
     e = contract.expectations
-    declared = {c.name: c.type for c in raw_table.columns}
+    declared = column_types
     compared = tuple(c for c in contract.columns if c != e.primary_key)
     rules = [
         Rule(RuleKind.PRIMARY_KEY, e.primary_key),

@@ -1,6 +1,14 @@
-"""Ops zone: the pipeline's own records (runs, what each run read and wrote)."""
+"""Ops zone: the pipeline's own records (runs, what each run read and wrote, what staging
+held back, data quality and alerts)."""
 
-from pyiceberg.types import DoubleType, IntegerType, LongType, StringType, TimestamptzType
+from pyiceberg.types import (
+    BooleanType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    StringType,
+    TimestamptzType,
+)
 
 from catalog.tables.definition import Column, TableDef, Zone
 
@@ -75,9 +83,108 @@ INGEST_LEDGER = TableDef(
     ),
 )
 
+QUARANTINE = TableDef(
+    zone=Zone.OPS,
+    name="quarantine",
+    doc="One row per raw row that broke its feed's data contract at staging.",
+    columns=(
+        Column("feed", StringType(), required=True, doc="the raw table's name, e.g. orders_orders"),
+        Column("contract_id", StringType(), required=True),
+        Column("rule", StringType(), required=True, doc="see catalog/contracts/rules.py"),
+        Column("column_name", StringType(), required=True),
+        Column("value", StringType(), doc="the offending value, as text"),
+        Column(
+            "action",
+            StringType(),
+            required=True,
+            doc="quarantined (held out of staging) or alerted (staged, as the contract asks)",
+        ),
+        Column("batch_id", StringType(), required=True, doc="the raw ingest batch of the row"),
+        Column("source_file", StringType(), doc="with source_position, finds the raw row"),
+        Column("source_position", StringType()),
+        Column("ingested_at", TimestamptzType(), required=True),
+        Column("run_id", StringType(), required=True),
+        Column("quarantined_at", TimestamptzType(), required=True),
+    ),
+    partition_by=(("quarantined_at", "month"),),
+)
+
+STAGING_BATCHES = TableDef(
+    zone=Zone.OPS,
+    name="staging_batches",
+    doc="One row per raw batch staged: raw rows = staged + quarantined, checked before commit.",
+    columns=(
+        Column("feed", StringType(), required=True),
+        Column("batch_id", StringType(), required=True, doc="the raw ingest batch"),
+        Column("raw_rows", LongType(), required=True, doc="rows the raw commit recorded"),
+        Column("staged_rows", LongType(), required=True, doc="rows that passed the contract"),
+        Column("quarantined_rows", LongType(), required=True),
+        Column("staging_snapshot_id", LongType(), doc="the staging commit that consumed it"),
+        Column("engine", StringType(), required=True),
+        Column("run_id", StringType(), required=True),
+        Column("staged_at", TimestamptzType(), required=True),
+    ),
+)
+
+CONTRACT_ACCEPTANCES = TableDef(
+    zone=Zone.OPS,
+    name="contract_acceptances",
+    doc="One row per `c360 contracts accept`: the schema changes a contract version accepted.",
+    columns=(
+        Column("feed", StringType(), required=True),
+        Column("contract_id", StringType(), required=True),
+        Column("version", IntegerType(), required=True),
+        Column(
+            "accepted_through",
+            TimestamptzType(),
+            required=True,
+            doc="the newest schema change accepted; later ones pause the feed again",
+        ),
+        Column("changes", StringType(), required=True, doc="what was accepted, one per line"),
+        Column("accepted_at", TimestamptzType(), required=True),
+    ),
+)
+
+ALERTS = TableDef(
+    zone=Zone.OPS,
+    name="alerts",
+    doc="One row per alert raised or resolved; an alert id is raised once while it persists.",
+    columns=(
+        Column("alert_id", StringType(), required=True, doc="stable for one condition"),
+        Column("rule", StringType(), required=True, doc="e.g. schema_drift"),
+        Column("subject", StringType(), required=True, doc="the feed or step it concerns"),
+        Column("status", StringType(), required=True, doc="raised or resolved"),
+        Column("detail", StringType(), required=True),
+        Column("run_id", StringType()),
+        Column("at", TimestamptzType(), required=True),
+    ),
+)
+
+DQ_RESULTS = TableDef(
+    zone=Zone.OPS,
+    name="dq_results",
+    doc="One row per data-quality SLO measured for a feed in a run (the seed's table 1.2.2).",
+    columns=(
+        Column("run_id", StringType(), required=True),
+        Column("feed", StringType(), required=True),
+        Column("metric", StringType(), required=True, doc="completeness, uniqueness, ..."),
+        Column("value", DoubleType(), doc="percent, or a count for schema_drift; null: n/a"),
+        Column("threshold", StringType(), required=True, doc="e.g. >= 99.5"),
+        Column("passed", BooleanType(), doc="null when it could not be measured"),
+        Column("detail", StringType(), doc="the figures behind the value, or why n/a"),
+        Column("measured_at", TimestamptzType(), required=True),
+    ),
+    partition_by=(("measured_at", "month"),),
+)
+
 TABLES: tuple[TableDef, ...] = (
     PIPELINE_RUNS,
     TABLE_WRITES,
     SCHEMA_CHANGES,
     INGEST_LEDGER,
+    QUARANTINE,
+    STAGING_BATCHES,
+    CONTRACT_ACCEPTANCES,
+    ALERTS,
+    DQ_RESULTS,
 )

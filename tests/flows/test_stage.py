@@ -10,11 +10,12 @@ import pytest
 from pyiceberg.catalog import Catalog
 
 from c360.settings import Settings
+from catalog.contracts import load_contracts
 from catalog.tables import raw, staging
 from catalog.writer import WriteResult, write
 from flows.ingest_db import CRM, DATABASES, capture_database
 from flows.ingest_stream import consume
-from flows.stage import stage_table
+from flows.stage import STAGED, StageOutcome, stage_table
 from simulator.clock import day_start
 from simulator.emitters.database import connect, read_rows
 from simulator.sources import clickstream, crm, orders
@@ -30,9 +31,6 @@ from tests.flows.crm_source import (
     table_rows,
 )
 from transforms.polars import normalise
-from transforms.polars.clickstream import stage_clickstream_events
-from transforms.polars.crm_customers import stage_crm_customers
-from transforms.polars.orders import stage_orders
 
 
 @pytest.fixture
@@ -48,10 +46,9 @@ def _capture(settings: Settings, catalog: Catalog) -> WriteResult:
     return result
 
 
-def _stage(catalog: Catalog, run_id: str = "r") -> WriteResult:
-    return stage_table(
-        catalog, raw.CRM_CUSTOMERS, staging.CRM_CUSTOMERS, stage_crm_customers, run_id=run_id
-    )
+def _stage(catalog: Catalog, run_id: str = "r", name: str = "crm_customers") -> StageOutcome:
+    staged = STAGED[name]
+    return stage_table(catalog, staged, load_contracts()[staged.feed], run_id=run_id)
 
 
 def _normalised(source: pl.DataFrame) -> pl.DataFrame:
@@ -81,7 +78,8 @@ def test_staging_holds_the_sources_current_rows_normalised(
 
     staged = _staged(catalog)
     expected = _normalised(source_rows(world))
-    assert result.rows == staged.height == expected.height
+    (written,) = [w for w in result.writes if w.table == staging.CRM_CUSTOMERS.identifier_name]
+    assert written.rows == staged.height == expected.height
     assert staged["customer_id"].is_unique().all()
     assert staged.columns == staging.CRM_CUSTOMERS.column_names
     assert staged.select(expected.columns).equals(expected)
@@ -123,7 +121,7 @@ def test_deleted_customers_are_not_staged(world: Settings, catalog: Catalog) -> 
     assert staged.select(expected.columns).equals(expected)
 
 
-def test_restaging_the_same_raw_snapshot_is_skipped(world: Settings, catalog: Catalog) -> None:
+def test_restaging_the_same_raw_snapshot_changes_nothing(world: Settings, catalog: Catalog) -> None:
     _capture(world, catalog)
     first = _stage(catalog, "run-1")
     table = catalog.load_table(staging.CRM_CUSTOMERS.identifier_name)
@@ -131,11 +129,11 @@ def test_restaging_the_same_raw_snapshot_is_skipped(world: Settings, catalog: Ca
 
     again = _stage(catalog, "run-2")
 
-    assert not first.skipped
-    assert again.skipped
-    assert again.snapshot_id == first.snapshot_id
+    assert first.status == "staged"
+    assert again.status == "unchanged"
+    assert again.writes == []
     assert len(table.refresh().snapshots()) == snapshots
-    assert _staged(catalog).height == first.rows
+    assert _staged(catalog).height == first.staged_rows
 
 
 def test_a_new_raw_snapshot_restages_in_place(world: Settings, catalog: Catalog) -> None:
@@ -147,10 +145,10 @@ def test_a_new_raw_snapshot_restages_in_place(world: Settings, catalog: Catalog)
     second = _stage(catalog)
 
     staged = _staged(catalog)
-    assert not second.skipped
-    assert second.rows == first.rows + len(INSERTED)
+    # Only the new capture is read: the changed and inserted rows.
+    assert second.raw_rows == len(UPDATED) + len(INSERTED)
+    assert staged.height == first.staged_rows + len(INSERTED)
     # Overwritten, not appended: one row per customer.
-    assert staged.height == second.rows
     assert staged["customer_id"].is_unique().all()
     assert staged.select(source_rows(world).columns).equals(_normalised(source_rows(world)))
 
@@ -201,14 +199,8 @@ def test_staging_reconciles_with_the_sources_after_two_days(
     simulate(world, days=1)
     _ingest_day(world, catalog, 1)
 
-    stage_table(catalog, raw.ORDERS_ORDERS, staging.ORDERS_ORDERS, stage_orders, run_id="r")
-    stage_table(
-        catalog,
-        raw.CLICKSTREAM_EVENTS,
-        staging.CLICKSTREAM_EVENTS,
-        stage_clickstream_events,
-        run_id="r",
-    )
+    _stage(catalog, name="orders")
+    _stage(catalog, name="clickstream_events")
 
     # Orders: exactly the source database's current rows, in their current state.
     source = _orders_source(world).with_columns(pl.col("updated_at").dt.replace_time_zone("UTC"))

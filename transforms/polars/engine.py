@@ -16,8 +16,13 @@ class PolarsEngine:
     def load(self, source: Source) -> pl.LazyFrame:
         return _frame(source.to_arrow()).lazy()
 
-    def accepted(self, checked: pl.LazyFrame) -> pl.LazyFrame:
-        return checked.filter(pl.col(RULE).is_null()).drop(RULE, COLUMN, VALUE)
+    def accepted(self, checked: pl.LazyFrame, passing: Collection[str] = ()) -> pl.LazyFrame:
+        passed = pl.col(RULE).is_null() | pl.col(RULE).is_in(list(passing))
+        return checked.filter(passed).drop(RULE, COLUMN, VALUE)
+
+    def counts(self, frame: pl.LazyFrame, column: str) -> dict[str, int]:
+        grouped = frame.group_by(column).len().collect()
+        return dict(zip(grouped[column].to_list(), grouped["len"].to_list(), strict=True))
 
     def violations(self, checked: pl.LazyFrame, columns: Collection[str]) -> pa.Table:
         rows = checked.filter(pl.col(RULE).is_not_null()).select(*columns, RULE, COLUMN, VALUE)
