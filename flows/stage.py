@@ -90,6 +90,37 @@ STAGED: dict[str, Staged] = {
             "stage_clickstream_events",
             append=True,
         ),
+        Staged(
+            raw.VENDOR_LOYALTY_MEMBERS,
+            staging.VENDOR_LOYALTY_MEMBERS,
+            "vendor_files",
+            "stage_loyalty_members",
+        ),
+        Staged(
+            raw.VENDOR_MARKETING_LIST,
+            staging.VENDOR_MARKETING_LIST,
+            "vendor_files",
+            "stage_marketing_contacts",
+        ),
+        Staged(
+            raw.VENDOR_LEGACY_CUSTOMERS,
+            staging.VENDOR_LEGACY_CUSTOMERS,
+            "vendor_files",
+            "stage_legacy_customers",
+        ),
+        Staged(
+            raw.VENDOR_PRODUCT_FEED,
+            staging.VENDOR_PRODUCT_FEED,
+            "vendor_files",
+            "stage_vendor_products",
+        ),
+        Staged(
+            raw.SUPPORT_TICKETS,
+            staging.SUPPORT_TICKETS,
+            "tickets",
+            "stage_support_tickets",
+            append=True,
+        ),
     )
 }
 
