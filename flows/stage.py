@@ -264,14 +264,20 @@ def stage_table(
     transform = function(engine, staged.module, staged.function)
     result = runner.to_arrow(transform(runner.load(prior), accepted))
     read = f"{consumed}..{current.snapshot_id}" if not rebuild else f"all..{current.snapshot_id}"
-    batch_id = content_batch_id(name, read)
+    # A rebuild reads batches staged before: their quarantine and accounting rows are kept,
+    # not written twice.
+    accounted = set(staged_batches(catalog, feed)["batch_id"].to_list())
+    fresh = sorted(set(expected) - accounted)
     writes = []
-    if quarantine.height:
+    # (Batches quarantined by a run that crashed before its accounting count as done too.)
+    done = accounted | set(_feed_rows(catalog, ops.QUARANTINE, feed)["batch_id"].to_list())
+    new_quarantine = quarantine.filter(~pl.col("batch_id").is_in(list(done)))
+    if new_quarantine.height:
         writes.append(
             write(
                 catalog,
                 ops.QUARANTINE,
-                quarantine,
+                new_quarantine,
                 batch_id=content_batch_id(ops.QUARANTINE.identifier_name, feed, read),
                 run_id=run_id,
             )
@@ -280,28 +286,28 @@ def stage_table(
         catalog,
         staged.target,
         result,
-        batch_id=batch_id,
+        batch_id=content_batch_id(name, read, engine),
         run_id=run_id,
         mode="append" if staged.append and not rebuild else "overwrite",
         properties={SOURCE_SNAPSHOT: str(current.snapshot_id), ENGINE: engine},
         commit_empty=True,
     )
     writes.append(staged_write)
-    accounting = pl.DataFrame(
-        {
-            "feed": feed,
-            "batch_id": sorted(expected),
-            "raw_rows": [expected[b] for b in sorted(expected)],
-            "staged_rows": [staged_counts[b] for b in sorted(expected)],
-            "quarantined_rows": [held_counts[b] for b in sorted(expected)],
-            "staging_snapshot_id": staged_write.snapshot_id,
-            "engine": engine,
-            "run_id": run_id,
-            "staged_at": datetime.now(UTC),
-        },
-        schema_overrides={"staging_snapshot_id": pl.Int64},
-    )
-    if accounting.height:
+    if fresh:
+        accounting = pl.DataFrame(
+            {
+                "feed": feed,
+                "batch_id": fresh,
+                "raw_rows": [expected[b] for b in fresh],
+                "staged_rows": [staged_counts[b] for b in fresh],
+                "quarantined_rows": [held_counts[b] for b in fresh],
+                "staging_snapshot_id": staged_write.snapshot_id,
+                "engine": engine,
+                "run_id": run_id,
+                "staged_at": datetime.now(UTC),
+            },
+            schema_overrides={"staging_snapshot_id": pl.Int64},
+        )
         writes.append(
             write(
                 catalog,
@@ -326,7 +332,11 @@ def stage_table(
 
 def staged_batches(catalog: Catalog, feed: str) -> pl.DataFrame:
     """Every batch accounting row of `feed` (`ops.staging_batches`)."""
-    table = ensure_table(catalog, ops.STAGING_BATCHES)
+    return _feed_rows(catalog, ops.STAGING_BATCHES, feed)
+
+
+def _feed_rows(catalog: Catalog, definition: TableDef, feed: str) -> pl.DataFrame:
+    table = ensure_table(catalog, definition)
     if table.current_snapshot() is None:
         frame = pl.from_arrow(table.schema().as_arrow().empty_table())
     else:
