@@ -45,6 +45,14 @@ simulate *args:
 ingest *args:
     c360 ingest "$@"
 
+# Stage what raw gained since the last run (`just stage --full --engine duckdb`)
+stage *args:
+    c360 stage "$@"
+
+# Data contracts: `just contracts list`, `just contracts accept <feed>`
+contracts *args:
+    c360 contracts "$@"
+
 # Print the catalog settings an outside reader needs
 catalog:
     c360 catalog
