@@ -260,7 +260,7 @@ def source_count(sources: Sources, feed: str) -> SourceCount:
     if landing.name in SNAPSHOT_FILE_FEEDS:
         return _newest_file_count(sources.manifest, landing)
     ids = sources.records.filter(pl.col("source") == landing.name)["source_record_id"].unique()
-    return SourceCount(ids.len(), f"{landing.name} ids the source emitted", ids)
+    return SourceCount(ids.len(), f"ids the {landing.name} source emitted", ids)
 
 
 def _source_keys(url: str, table: ReplicatedTable) -> pl.Series:

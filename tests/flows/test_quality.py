@@ -126,6 +126,10 @@ def test_a_clean_run_meets_every_slo(world: Settings, catalog: Catalog) -> None:
         assert results[feed, ACCURACY].value == 100.0
         assert results[feed, ACCURACY].detail.endswith("(1 of 1 files)")
         assert results[feed, TIMELINESS].value == 100.0
+    # Whatever staging builds (vendor feeds and tickets included) is complete and unique.
+    for staged in STAGED.values():
+        assert results[staged.feed, COMPLETENESS].value == 100.0, staged.feed
+        assert results[staged.feed, UNIQUENESS].value == 0.0, staged.feed
     for feed in load_contracts():
         drift = results[feed, SCHEMA_DRIFT]
         assert (drift.value, drift.passed, drift.threshold) == (0.0, True, "== 0")
