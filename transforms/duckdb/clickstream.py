@@ -3,14 +3,16 @@
 import duckdb
 
 from catalog.tables import staging
-from transforms.duckdb.sql import INPUT_ORDER, NUMBERED, quoted
+from transforms.duckdb.regex import re2_regex
+from transforms.duckdb.sql import INPUT_ORDER, NUMBERED, literal, quoted
 
 STAGED_COLUMNS = staging.CLICKSTREAM_EVENTS.column_names
 
 # `_source_position` is `shard:sequence`; sequence numbers are digit strings of any length
-# (Kinesis's exceed 64 bits), so they compare by length, then as text. (`\p{Nd}`: what
-# Polars' `\d` matches, any decimal digit; RE2's `\d` is ASCII only.)
-_SEQUENCE = r"nullif(regexp_extract(_source_position, ':(\p{Nd}+)$', 1), '')"
+# (Kinesis's exceed 64 bits), so they compare by length, then as text. A position without
+# one has none (null, where DuckDB's `regexp_extract` gives an empty string).
+_SEQUENCE_PATTERN = literal(re2_regex(r":(\d+)$"))
+_SEQUENCE = f"nullif(regexp_extract(_source_position, {_SEQUENCE_PATTERN}, 1), '')"
 _PUT_ORDER = f"length({_SEQUENCE}) NULLS FIRST, {_SEQUENCE} NULLS FIRST"
 # The staged columns not copied from a raw one.
 _STAGED = {

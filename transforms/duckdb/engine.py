@@ -8,7 +8,7 @@ from collections.abc import Collection
 import duckdb
 import pyarrow as pa
 
-from transforms.duckdb.sql import names
+from transforms.duckdb.sql import literal, names, quoted
 from transforms.engines import COLUMN, RULE, VALUE, EngineName, Source
 
 
@@ -38,10 +38,16 @@ class DuckDBEngine:
     def load(self, source: Source) -> duckdb.DuckDBPyRelation:
         return self.relation(source.to_arrow())
 
-    def accepted(self, checked: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
-        return checked.filter(f"{RULE} IS NULL").project(
-            f"* EXCLUDE ({names([RULE, COLUMN, VALUE])})"
-        )
+    def accepted(
+        self, checked: duckdb.DuckDBPyRelation, passing: Collection[str] = ()
+    ) -> duckdb.DuckDBPyRelation:
+        passed = f"{RULE} IS NULL"
+        if passing:
+            passed += f" OR {RULE} IN ({', '.join(literal(r) for r in sorted(passing))})"
+        return checked.filter(passed).project(f"* EXCLUDE ({names([RULE, COLUMN, VALUE])})")
+
+    def counts(self, frame: duckdb.DuckDBPyRelation, column: str) -> dict[str, int]:
+        return dict(frame.aggregate(f"{quoted(column)}, count(*)", quoted(column)).fetchall())
 
     def violations(self, checked: duckdb.DuckDBPyRelation, columns: Collection[str]) -> pa.Table:
         rows = checked.filter(f"{RULE} IS NOT NULL")
