@@ -133,6 +133,9 @@ def run(
     result = pipeline(settings, run_id)
     elapsed = time.perf_counter() - started
     _print_staging(result.staged)
+    from flows.quality import format_results
+
+    console.print(format_results(result.quality))
     _print_summary(settings, result.writes, elapsed)
 
 
