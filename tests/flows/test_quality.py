@@ -29,13 +29,12 @@ from flows.quality import (
     TIMELINESS,
     UNIQUENESS,
     DqResult,
-    canonical,
     format_results,
     measure,
     quality_task,
-    sample_keys,
     write_results,
 )
+from flows.quality.accuracy import canonical, sample_keys
 from flows.stage import STAGED, stage_table
 from simulator.emitters.database import connect
 from simulator.emitters.landing import open_landing
@@ -139,7 +138,8 @@ def test_a_feed_not_staged_is_not_applicable_but_still_checked_where_it_can_be(
     world: Settings, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
-        "flows.quality.STAGED", {k: s for k, s in STAGED.items() if s.feed != "orders_orders"}
+        "flows.quality.tables.STAGED",
+        {k: s for k, s in STAGED.items() if s.feed != "orders_orders"},
     )
 
     results = _by(measure(catalog, world, run_id=RUN, feeds=["orders_orders"]))
