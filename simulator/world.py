@@ -7,7 +7,7 @@ complete once it is recorded there, and an interrupted day is emitted again, ide
 The publication log (`$C360_HOME/published.json`) records when, by the wall clock, each
 day's emission finished: `{"0": "2026-11-27T03:58:41.123456+00:00", ...}`. A day's
 database rows and files all appear at once, so this is when they became available to
-ingest, and a capture's lag is measured from it (`flows/quality.py`). It lives beside
+ingest, and a capture's lag is measured from it (`flows/quality/timeliness.py`). It lives beside
 `sources/`, not in it: everything under `sources/` but the stream's arrival times is decided
 by the seed alone, byte for byte. Re-emitting a day records its new time.
 """
