@@ -221,3 +221,24 @@ def test_another_seed_on_the_same_home_is_one_clear_error(lakehouse: Lakehouse) 
     assert errors[0].endswith("to start a new world")
     assert "Traceback" not in result.stderr + result.stdout
     assert lakehouse.rows("ops.pipeline_runs").height == runs_before
+
+
+def test_every_feed_meets_its_data_quality_slos_on_a_clean_run(lakehouse: Lakehouse) -> None:
+    results = lakehouse.rows("ops.dq_results")
+    first_run = lakehouse.rows("ops.pipeline_runs").sort("started_at")["run_id"][0]
+    first = results.filter(pl.col("run_id") == first_run)
+
+    assert first.height == 11 * 5  # every feed with a contract, the seed's five SLOs
+    measured = first.filter(pl.col("passed").is_not_null())
+    assert measured.filter(~pl.col("passed")).select("feed", "metric", "detail").rows() == []
+    assert set(measured["metric"]) == {
+        "completeness",
+        "uniqueness",
+        "accuracy",
+        "timeliness",
+        "schema_drift",
+    }
+    # Staging kept its books: every raw row staged or quarantined, batch by batch.
+    books = lakehouse.rows("ops.staging_batches")
+    assert (books["raw_rows"] == books["staged_rows"] + books["quarantined_rows"]).all()
+    assert books["feed"].n_unique() == 11
