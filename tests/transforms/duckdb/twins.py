@@ -7,6 +7,7 @@ from collections.abc import Callable
 import duckdb
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 from polars.testing import assert_frame_equal
 
 from catalog.tables.definition import TableDef
@@ -45,9 +46,21 @@ def assert_same_stage(
     # The same order before sorting: both sort by a unique key.
     assert actual.column(0).to_pylist() == expected.column(0).to_pylist()
     expected, actual = staged(expected, definition), staged(actual, definition)
-    assert actual.to_pylist() == expected.to_pylist()
-    assert actual.equals(expected)
+    assert actual.equals(expected), _difference(actual, expected)
     return actual
+
+
+def _difference(actual: pa.Table, expected: pa.Table) -> str:
+    """The rows that differ (as text: a year-0 date has no Python value)."""
+    rows = zip(_texts(actual), _texts(expected), strict=True)
+    return "\n".join(f"duckdb {a}\npolars {e}" for a, e in rows if a != e)
+
+
+def _texts(table: pa.Table) -> list[str]:
+    columns = [
+        pc.cast(c, pa.string()) if not pa.types.is_string(c.type) else c for c in table.columns
+    ]
+    return [str(row) for row in zip(*(c.to_pylist() for c in columns), strict=True)]
 
 
 def assert_same_frame(
