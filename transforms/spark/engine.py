@@ -14,8 +14,12 @@ from transforms.spark.session import spark
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
+    from pyspark.sql.types import StructType
 
 UTC_MICROSECONDS = pa.timestamp("us", "UTC")
+# Where an Iceberg field id is in pyiceberg's Arrow schema, and in a Spark read schema.
+PARQUET_FIELD_ID = b"PARQUET:field_id"
+FIELD_ID = "parquet.field.id"
 
 
 class SparkEngine:
@@ -23,22 +27,18 @@ class SparkEngine:
 
     def load(self, source: Source) -> DataFrame:
         """The source's rows, read by Spark from the table's Parquet files where they are
-        local, with the table's current columns in order (a file written before a column was
-        added holds nulls in it).
+        local, with the table's current columns in order (see `_spark_schema`).
 
         Files on object storage are read through pyiceberg instead: the local session has no
         S3 connector.
         """
-        from pyspark.sql.pandas.types import from_arrow_schema
-
         session = spark()
-        schema = from_arrow_schema(source.schema(), prefer_timestamp_ntz=True)
+        schema = _spark_schema(source.schema())
         files = source.data_files()
         if not files:
             return session.createDataFrame([], schema)
         if not all(_is_local(f) for f in files):
             return session.createDataFrame(source.to_arrow(), schema)
-        # The explicit schema reads every file by column name, as of the table's schema now.
         frame = session.read.schema(schema).parquet(*files)
         if source.batch_ids is not None:
             frame = frame.filter(frame["_batch_id"].isin(sorted(source.batch_ids)))
@@ -66,6 +66,30 @@ class SparkEngine:
             for f in table.schema
         )
         return table.cast(schema)
+
+
+def _spark_schema(schema: pa.Schema) -> StructType:
+    """The Iceberg table's Arrow `schema` as the schema Spark reads its files with.
+
+    Each column carries its Iceberg field id, and the session reads Parquet columns by id
+    (`spark.sql.parquet.fieldId.read.enabled`), as Iceberg does: pyiceberg writes a column
+    under a sanitized name (`Contact ID` as `Contact_x20ID`), and a file written before a
+    column was added lacks it (read as nulls).
+    """
+    from pyspark.sql.pandas.types import from_arrow_type
+    from pyspark.sql.types import StructField, StructType
+
+    return StructType(
+        [
+            StructField(
+                field.name,
+                from_arrow_type(field.type, prefer_timestamp_ntz=True),
+                field.nullable,
+                {FIELD_ID: int(field.metadata[PARQUET_FIELD_ID])},
+            )
+            for field in schema
+        ]
+    )
 
 
 def _is_local(path: str) -> bool:

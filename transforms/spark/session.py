@@ -28,14 +28,15 @@ CONFIG = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     # Staging frames are small next to what Spark's default of 200 partitions is sized for.
     "spark.sql.shuffle.partitions": "4",
-    # Columns match by exact name, as pyiceberg and Polars match them.
+    # Columns match by exact name, as pyiceberg and Polars match them; Parquet columns by
+    # Iceberg field id where the read schema has them (see `engine.load`).
     "spark.sql.caseSensitive": "true",
+    "spark.sql.parquet.fieldId.read.enabled": "true",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.driver.host": "127.0.0.1",
     "spark.driver.bindAddress": "127.0.0.1",
     "spark.driver.extraJavaOptions": JAVA_OPTIONS,
-    "spark.log.level": "ERROR",
 }
 STOP_TIMEOUT_S = 30
 

@@ -45,12 +45,17 @@ EVENTS = TableDef(
         Column("happened_at", TimestamptzType()),
         Column("day", DateType()),
         Column("count", IntegerType()),
+        # Written to Parquet under a sanitized name (`Contact_x20ID`): read by field id.
+        Column("Contact ID", StringType()),
         *raw.INGEST_COLUMNS,
     ),
     partition_by=(("_ingested_at", "day"),),
 )
-# The second batch brings a column.
-EVENTS_WITH_NOTE = replace(EVENTS, columns=(*EVENTS.columns, Column("note", StringType())))
+# The second batch brings columns.
+EVENTS_WITH_NOTE = replace(
+    EVENTS,
+    columns=(*EVENTS.columns, Column("note", StringType()), Column("e-mail.at", StringType())),
+)
 
 
 def _rows(batch: str, ids: list[str], ingested: list[datetime], note: bool) -> pa.Table:
@@ -61,6 +66,7 @@ def _rows(batch: str, ids: list[str], ingested: list[datetime], note: bool) -> p
         "happened_at": [datetime(2026, 1, 1, i, 30, 0, 123456, tzinfo=UTC) for i in range(n)],
         "day": [date(2026, 1, 1 + i) for i in range(n)],
         "count": pa.array([i if i % 2 else None for i in range(n)], pa.int32()),
+        "Contact ID": [f"C-{i}" for i in range(n)],
         "_source": ["test.events"] * n,
         "_batch_id": [batch] * n,
         "_ingested_at": ingested,
@@ -68,6 +74,7 @@ def _rows(batch: str, ids: list[str], ingested: list[datetime], note: bool) -> p
     }
     if note:
         columns["note"] = [f"note \u00a0{i}" for i in range(n)]
+        columns["e-mail.at"] = [f"{i}@example.com" for i in range(n)]
     return pa.table(columns)
 
 
@@ -124,6 +131,7 @@ def test_loads_batches_of_an_evolving_table_as_pyiceberg_reads_them(
 
     assert loaded == {"all": 6, "b1": 3, "b2 and b3": 3, "unknown batch": 0, "no batch": 0}
     assert first_snapshot["note"].null_count == 3
+    assert first_snapshot["Contact ID"].null_count == 0
     assert first_snapshot.schema.field("count").type == pa.int64()
 
 
