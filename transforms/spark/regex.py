@@ -6,7 +6,9 @@ Spark matches with `java.util.regex`, which reads some of the same text differen
 - `\\v` is the vertical tab in Rust and any vertical white space (U+0085, U+2028, ...) in
   Java: it becomes `\\x0B`;
 - `$` is the end of the text in Rust and may also match before a final line terminator in
-  Java: it becomes `\\z`.
+  Java: it becomes `\\z`;
+- `.` is any character but a line feed in Rust, and in Java not any line terminator (`\\r`,
+  U+0085, U+2028...) either: it becomes `[^\\n]`.
 
 This covers the syntax the transforms and contract rules use (classes, escapes, anchors,
 groups), not every construct either engine knows.
@@ -44,6 +46,8 @@ def java_regex(pattern: str) -> str:
                 continue
         elif char == "$":
             char = "\\z"
+        elif char == ".":
+            char = "[^\\n]"
         out.append(char)
         i += 1
     return ("(?U)" if unicode_classes else "") + "".join(out)

@@ -16,6 +16,9 @@ from transforms.spark.regex import java_regex
         (r":(\d+)$", r"(?U):(\d+)\z"),
         # The vertical tab, not Java's any vertical white space.
         (r"[ \t\v\u00a0]+$", r"[ \t\x0B\u00a0]+\z"),
+        # Any character but a line feed, as Rust's `.` (Java's also skips `\r`, U+2028...).
+        (r"^(.*) [^ ]+$", r"^([^\n]*) [^ ]+\z"),
+        (r"[.]\.", r"[.]\."),
         # A `$` inside a class or escaped is a dollar sign.
         (r"[$]\$", r"[$]\$"),
         (r"[]$]$", r"[]$]\z"),
