@@ -36,18 +36,24 @@ class RuleKind(StrEnum):
 
 
 # What a text value of each contract type must look like, whole (regular expressions that
-# Polars, DuckDB (RE2) and Spark (Java) all read the same way).
+# Polars, DuckDB (RE2) and Spark (Java) all read the same way: ASCII classes spelled out,
+# since `\s` and `\d` mean Unicode in Rust but ASCII in RE2 and Java).
+_S, _D = r"[ \t\n\r\f\v]", "[0-9]"
+_WHOLE = rf"^{_S}*[+-]?{_D}+{_S}*$"
+_NUMBER = rf"[+-]?({_D}+\.?{_D}*|\.{_D}+)"
+_EXPONENT = rf"([eE][+-]?{_D}+)?"
+_DATE = rf"{_D}{{4}}-{_D}{{2}}-{_D}{{2}}"
+_TIME = rf"{_D}{{2}}:{_D}{{2}}(:{_D}{{2}}(\.{_D}+)?)?"
+_OFFSET = rf"(Z|[+-]{_D}{{2}}:?{_D}{{2}})?"
 PATTERNS: dict[ColumnType, str] = {
-    ColumnType.INTEGER: r"^\s*[+-]?\d+\s*$",
-    ColumnType.LONG: r"^\s*[+-]?\d+\s*$",
-    ColumnType.FLOAT: r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$",
-    ColumnType.DOUBLE: r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$",
-    ColumnType.DECIMAL: r"^\s*[+-]?(\d+\.?\d*|\.\d+)\s*$",
+    ColumnType.INTEGER: _WHOLE,
+    ColumnType.LONG: _WHOLE,
+    ColumnType.FLOAT: rf"^{_S}*{_NUMBER}{_EXPONENT}{_S}*$",
+    ColumnType.DOUBLE: rf"^{_S}*{_NUMBER}{_EXPONENT}{_S}*$",
+    ColumnType.DECIMAL: rf"^{_S}*{_NUMBER}{_S}*$",
     ColumnType.BOOLEAN: r"^(true|false|True|False|TRUE|FALSE)$",
-    ColumnType.DATE: r"^\d{4}-\d{2}-\d{2}$",
-    ColumnType.TIMESTAMP: (
-        r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$"
-    ),
+    ColumnType.DATE: rf"^{_DATE}$",
+    ColumnType.TIMESTAMP: rf"^{_DATE}[T ]{_TIME}{_OFFSET}$",
 }
 
 

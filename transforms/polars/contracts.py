@@ -36,7 +36,7 @@ def _broken(rule: Rule, schema: pl.Schema) -> pl.Expr:
         case RuleKind.DUPLICATE_KEY:
             compared = [c for c in rule.compared if c in schema]
             values = pl.struct(compared) if compared else pl.lit(None)
-            first = values.sort_by(_position_order()).first()
+            first = values.sort_by(_position_order(), maintain_order=True).first()
             group = ["_batch_id", rule.column]
             return (values != first.over(group)).fill_null(False) & ~_blank(rule.column)
 
