@@ -200,7 +200,38 @@ def _quarantine_rows(
     )
 
 
-def stage_table(
+@dataclass(frozen=True)
+class Computed:
+    """What staging one feed computed, before anything is written.
+
+    `quarantine` holds every rule breach (`action` quarantined or alerted); the counters
+    are rows per raw batch: in raw (counted by pyiceberg), accepted by the engine, held.
+    """
+
+    staged: Staged
+    engine: EngineName
+    snapshot_id: int
+    read: str
+    rebuild: bool
+    result: pa.Table
+    quarantine: pl.DataFrame
+    expected: Counter[str]
+    accepted: Counter[str]
+    held: Counter[str]
+
+    def check_books(self) -> None:
+        """Raise `StagingInvariantError` unless raw = staged + quarantined in every batch."""
+        e, a, h = self.expected, self.accepted, self.held
+        broken = sorted(b for b in e.keys() | a.keys() | h.keys() if e[b] != a[b] + h[b])
+        if broken:
+            b = broken[0]
+            raise StagingInvariantError(
+                f"{self.staged.feed}: batch {b} has {e[b]} raw rows but {a[b]} staged + "
+                f"{h[b]} quarantined ({len(broken)} batches differ); nothing written"
+            )
+
+
+def compute(
     catalog: Catalog,
     staged: Staged,
     contract: Contract,
@@ -208,23 +239,15 @@ def stage_table(
     engine: EngineName = "polars",
     run_id: str,
     full: bool = False,
-) -> StageOutcome:
-    """Stage what arrived in `staged.source` since the last run (everything if `full`).
-
-    Raises:
-        StagingInvariantError: a batch's raw rows differ from staged + quarantined; nothing
-            was written.
-    """
-    feed, name = staged.feed, staged.target.identifier_name
-    drift = pause_if_drifted(catalog, feed, run_id=run_id)
-    if drift:
-        return StageOutcome(feed, name, "paused", drift=[str(c) for c in drift])
+) -> Computed | None:
+    """Check and transform what `staged.source` gained since the staging table's consumed
+    snapshot (everything if `full`) with `engine`; None when there is nothing new."""
     raw_table = ensure_table(catalog, staged.source)
     target = ensure_table(catalog, staged.target)
     current = raw_table.current_snapshot()
     consumed = None if full else consumed_snapshot(target)
     if current is None or consumed == current.snapshot_id:
-        return StageOutcome(feed, name, "unchanged")
+        return None
     batch_ids = batches_since(raw_table, consumed)
     rebuild = batch_ids is None
     new = Source(raw_table, current.snapshot_id, batch_ids)
@@ -234,50 +257,48 @@ def stage_table(
     )
 
     runner = get_engine(engine)
-    column_types = {f.name: f.field_type for f in raw_table.schema().fields}
+    rules = rules_for(contract, {f.name: f.field_type for f in raw_table.schema().fields})
     passing = (
-        frozenset(r.name for r in rules_for(contract, column_types)) - ALWAYS_HELD
+        frozenset(r.name for r in rules) - ALWAYS_HELD
         if contract.enforcement.on_violation is ViolationAction.ALERT
         else frozenset()
     )
-    checked = check(engine, runner.load(new), rules_for(contract, column_types))
+    checked = check(engine, runner.load(new), rules)
     accepted = runner.accepted(checked, passing)
     violations = runner.violations(checked, TRACE_COLUMNS)
-    quarantine = _quarantine_rows(violations, contract, feed, passing=passing, run_id=run_id)
+    quarantine = _quarantine_rows(violations, contract, staged.feed, passing=passing, run_id=run_id)
     held = quarantine.filter(pl.col("action") == "quarantined")
-
-    expected = raw_counts(new)
-    staged_counts = Counter(runner.counts(accepted, "_batch_id"))
-    held_counts = Counter(held["batch_id"].to_list())
-    broken = sorted(
-        b
-        for b in expected.keys() | staged_counts.keys() | held_counts.keys()
-        if expected[b] != staged_counts[b] + held_counts[b]
-    )
-    if broken:
-        b = broken[0]
-        raise StagingInvariantError(
-            f"{feed}: batch {b} has {expected[b]} raw rows but {staged_counts[b]} staged + "
-            f"{held_counts[b]} quarantined ({len(broken)} batches differ); nothing written"
-        )
-
     transform = function(engine, staged.module, staged.function)
-    result = runner.to_arrow(transform(runner.load(prior), accepted))
-    read = f"{consumed}..{current.snapshot_id}" if not rebuild else f"all..{current.snapshot_id}"
-    # A rebuild reads batches staged before: their quarantine and accounting rows are kept,
-    # not written twice.
+    return Computed(
+        staged=staged,
+        engine=engine,
+        snapshot_id=current.snapshot_id,
+        read=f"{'all' if rebuild else consumed}..{current.snapshot_id}",
+        rebuild=rebuild,
+        result=runner.to_arrow(transform(runner.load(prior), accepted)),
+        quarantine=quarantine,
+        expected=raw_counts(new),
+        accepted=Counter(runner.counts(accepted, "_batch_id")),
+        held=Counter(held["batch_id"].to_list()),
+    )
+
+
+def commit(catalog: Catalog, computed: Computed, *, run_id: str) -> list[WriteResult]:
+    """Write what `compute` produced: the quarantine, the staging table (its summary naming
+    the raw snapshot consumed), then the batch books. Batches recorded by an earlier run
+    (a rebuild re-reads them) get no second quarantine or books row."""
+    staged, read, feed = computed.staged, computed.read, computed.staged.feed
     accounted = set(staged_batches(catalog, feed)["batch_id"].to_list())
-    fresh = sorted(set(expected) - accounted)
-    writes = []
-    # (Batches quarantined by a run that crashed before its accounting count as done too.)
+    # (Batches quarantined by a run that crashed before its books count as done too.)
     done = accounted | set(_feed_rows(catalog, ops.QUARANTINE, feed)["batch_id"].to_list())
-    new_quarantine = quarantine.filter(~pl.col("batch_id").is_in(list(done)))
-    if new_quarantine.height:
+    quarantine = computed.quarantine.filter(~pl.col("batch_id").is_in(list(done)))
+    writes = []
+    if quarantine.height:
         writes.append(
             write(
                 catalog,
                 ops.QUARANTINE,
-                new_quarantine,
+                quarantine,
                 batch_id=content_batch_id(ops.QUARANTINE.identifier_name, feed, read),
                 run_id=run_id,
             )
@@ -285,24 +306,25 @@ def stage_table(
     staged_write = write(
         catalog,
         staged.target,
-        result,
-        batch_id=content_batch_id(name, read, engine),
+        computed.result,
+        batch_id=content_batch_id(staged.target.identifier_name, read, computed.engine),
         run_id=run_id,
-        mode="append" if staged.append and not rebuild else "overwrite",
-        properties={SOURCE_SNAPSHOT: str(current.snapshot_id), ENGINE: engine},
+        mode="append" if staged.append and not computed.rebuild else "overwrite",
+        properties={SOURCE_SNAPSHOT: str(computed.snapshot_id), ENGINE: computed.engine},
         commit_empty=True,
     )
     writes.append(staged_write)
+    fresh = sorted(set(computed.expected) - accounted)
     if fresh:
-        accounting = pl.DataFrame(
+        books = pl.DataFrame(
             {
                 "feed": feed,
                 "batch_id": fresh,
-                "raw_rows": [expected[b] for b in fresh],
-                "staged_rows": [staged_counts[b] for b in fresh],
-                "quarantined_rows": [held_counts[b] for b in fresh],
+                "raw_rows": [computed.expected[b] for b in fresh],
+                "staged_rows": [computed.accepted[b] for b in fresh],
+                "quarantined_rows": [computed.held[b] for b in fresh],
                 "staging_snapshot_id": staged_write.snapshot_id,
-                "engine": engine,
+                "engine": computed.engine,
                 "run_id": run_id,
                 "staged_at": datetime.now(UTC),
             },
@@ -312,20 +334,49 @@ def stage_table(
             write(
                 catalog,
                 ops.STAGING_BATCHES,
-                accounting,
+                books,
                 batch_id=content_batch_id(ops.STAGING_BATCHES.identifier_name, feed, read),
                 run_id=run_id,
             )
         )
+    return writes
+
+
+def stage_table(
+    catalog: Catalog,
+    staged: Staged,
+    contract: Contract,
+    *,
+    engine: EngineName = "polars",
+    run_id: str,
+    full: bool = False,
+) -> StageOutcome:
+    """Stage what arrived in `staged.source` since the last run (everything if `full`),
+    unless its feed is paused by schema drift.
+
+    Raises:
+        StagingInvariantError: a batch's raw rows differ from staged + quarantined; nothing
+            was written.
+    """
+    feed, name = staged.feed, staged.target.identifier_name
+    drift = pause_if_drifted(catalog, feed, run_id=run_id)
+    if drift:
+        return StageOutcome(feed, name, "paused", drift=[str(c) for c in drift])
+    computed = compute(catalog, staged, contract, engine=engine, run_id=run_id, full=full)
+    if computed is None:
+        return StageOutcome(feed, name, "unchanged")
+    computed.check_books()
+    writes = commit(catalog, computed, run_id=run_id)
+    held = sum(computed.held.values())
     return StageOutcome(
         feed,
         name,
         "staged",
-        raw_rows=sum(expected.values()),
-        staged_rows=sum(staged_counts.values()),
-        quarantined_rows=held.height,
-        alerted_rows=quarantine.height - held.height,
-        batches=len(expected),
+        raw_rows=sum(computed.expected.values()),
+        staged_rows=sum(computed.accepted.values()),
+        quarantined_rows=held,
+        alerted_rows=computed.quarantine.height - held,
+        batches=len(computed.expected),
         writes=writes,
     )
 

@@ -18,10 +18,6 @@ from catalog.contracts import load_contracts
 from catalog.tables import ops, raw, staging
 from catalog.tables.definition import TableDef
 from catalog.writer import write
-from flows.ingest_db import DATABASES, capture_database
-from flows.ingest_files import VENDOR_FEEDS, ingest_feed
-from flows.ingest_stream import consume
-from flows.ingest_tickets import TICKETS
 from flows.quality import (
     ACCURACY,
     COMPLETENESS,
@@ -35,13 +31,13 @@ from flows.quality import (
     write_results,
 )
 from flows.quality.accuracy import canonical, sample_keys
-from flows.stage import STAGED, stage_table
+from flows.stage import STAGED
 from simulator.emitters.database import connect
-from simulator.emitters.landing import open_landing
 from simulator.sources import crm, orders
 from simulator.truth import read_manifest
 from simulator.world import read_published, record_published, simulate
 from tests.flows.crm_source import crm_url, table_rows
+from tests.flows.lakehouse_days import ingest_everything, stage_everything
 
 RUN = "run-1"
 DB_FEEDS = (
@@ -55,18 +51,8 @@ DB_FEEDS = (
 
 def _ingest_and_stage(settings: Settings, catalog: Catalog, run_id: str = RUN) -> None:
     """Every source family into raw, then every staged feed, as a run does."""
-    sources = settings.resolved_sources()
-    for database in DATABASES.values():
-        url = database.url(sources)
-        assert url
-        capture_database(catalog, url, database.tables, run_id=run_id)
-    consume(settings, follow=False, run_id=run_id)
-    landing = open_landing(settings)
-    for feed in (*VENDOR_FEEDS.values(), TICKETS):
-        ingest_feed(catalog, landing, feed, run_id=run_id)
-    contracts = load_contracts(settings.contracts_dir)
-    for staged in STAGED.values():
-        stage_table(catalog, staged, contracts[staged.feed], run_id=run_id)
+    ingest_everything(settings, catalog, run_id)
+    stage_everything(settings, catalog, run_id)
 
 
 @pytest.fixture
