@@ -55,10 +55,10 @@ def _world(scale: Scale, context: WorkloadContext) -> Settings:
 
 
 def _drop_staging(catalog: Catalog) -> None:
-    for staged in STAGED.values():
-        catalog.purge_table(staged.target.identifier_name)
-    for table in (ops.QUARANTINE, ops.STAGING_BATCHES):
-        catalog.purge_table(table.identifier_name)
+    names = [s.target.identifier_name for s in STAGED.values()]
+    for name in [*names, ops.QUARANTINE.identifier_name, ops.STAGING_BATCHES.identifier_name]:
+        if catalog.table_exists(name):
+            catalog.purge_table(name)
 
 
 def _checksum(catalog: Catalog) -> float:
