@@ -161,3 +161,27 @@ def test_ingest_refuses_a_bad_family_in_one_line(
     assert ran.code == 1
     assert ran.err.count("\n") == 1
     assert ran.err.startswith(f"error: {message}")
+
+
+def test_contracts_list_shows_every_feed_running(c360: Callable[..., Ran]) -> None:
+    ran = c360("contracts", "list")
+
+    assert ran.code == 0
+    rows = [line for line in ran.out.splitlines() if "customer360_" in line]
+    assert len(rows) == 11
+    assert all("running" in row for row in rows)
+    assert any(row.split()[1] == "crm_customers" for row in rows)
+
+
+def test_contracts_accept_without_drift_says_the_feed_runs(c360: Callable[..., Ran]) -> None:
+    ran = c360("contracts", "accept", "crm_customers")
+
+    assert ran.code == 0
+    assert "crm_customers has no schema change to accept: it is running" in ran.out
+
+
+def test_contracts_accept_refuses_an_unknown_feed_in_one_line(c360: Callable[..., Ran]) -> None:
+    ran = c360("contracts", "accept", "crm")
+
+    error = _one_error_line(ran)
+    assert error.startswith("error: no contract for feed 'crm'; feeds: clickstream_events, ")
