@@ -37,6 +37,9 @@ CONFIG = {
     "spark.driver.host": "127.0.0.1",
     "spark.driver.bindAddress": "127.0.0.1",
     "spark.driver.extraJavaOptions": JAVA_OPTIONS,
+    # The driver is the whole local cluster, and collects each result as Arrow: Spark's 1 GB
+    # runs out on a million rows.
+    "spark.driver.memory": "4g",
 }
 STOP_TIMEOUT_S = 30
 
