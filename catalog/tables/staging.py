@@ -35,7 +35,10 @@ CRM_CUSTOMERS = TableDef(
     name="crm_customers",
     doc="The current state of each live CRM customer, normalised.",
     columns=current_state(
-        raw.CRM_CUSTOMERS, email="trimmed, lower-case", phone="E.164, when parseable"
+        raw.CRM_CUSTOMERS,
+        email="trimmed, lower-case",
+        phone="E.164, when parseable",
+        country="ISO 3166-1 alpha-2, null when not a known country",
     ),
     identifier=("customer_id",),
 )

@@ -60,6 +60,7 @@ def _normalised(source: pl.DataFrame) -> pl.DataFrame:
         normalise.phone_e164("phone"),
         normalise.name("street"),
         normalise.name("city"),
+        normalise.country_code("country"),
     ).sort("customer_id")
 
 

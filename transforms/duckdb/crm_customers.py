@@ -23,6 +23,7 @@ def stage_crm_customers(
         "phone": normalise.phone_e164("phone"),
         "street": normalise.name("street"),
         "city": normalise.name("city"),
+        "country": normalise.country_code("country"),
     }
     return (
         # Capture order, not `updated_at`: a delete row has no source timestamp, and a row

@@ -24,6 +24,7 @@ def stage_crm_customers(prior: pl.LazyFrame, raw: pl.LazyFrame) -> pl.LazyFrame:
             normalise.phone_e164("phone"),
             normalise.name("street"),
             normalise.name("city"),
+            normalise.country_code("country"),
         )
         .select(STAGED_COLUMNS)
         .sort("customer_id")

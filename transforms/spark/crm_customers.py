@@ -25,6 +25,7 @@ def stage_crm_customers(prior: DataFrame, raw: DataFrame) -> DataFrame:
                 "phone": normalise.phone_e164("phone"),
                 "street": normalise.name("street"),
                 "city": normalise.name("city"),
+                "country": normalise.country_code("country"),
             }
         )
         .select(STAGED_COLUMNS)

@@ -182,3 +182,20 @@ def test_output_is_sorted_by_customer_id() -> None:
     staged = _stage(*(_version(i, updated=_at(1), ingested=_at(2)) for i in ids))
 
     assert staged["customer_id"].to_list() == sorted(ids)
+
+
+def test_countries_become_iso_codes() -> None:
+    written = {"C1": " united states ", "C2": "U.S.A.", "C3": "Narnia", "C4": "us"}
+    versions = [
+        _version(key, updated=_at(1), ingested=_at(2)) | {"country": country}
+        for key, country in written.items()
+    ]
+
+    staged = _stage(*versions)
+
+    assert dict(zip(staged["customer_id"], staged["country"], strict=True)) == {
+        "C1": "US",
+        "C2": "US",
+        "C3": None,
+        "C4": "US",
+    }
