@@ -26,9 +26,11 @@ from pyiceberg.catalog import Catalog
 
 from c360.settings import S3Settings, Settings, load_settings
 from catalog.factory import open_catalog
+from transforms.engines import EngineUnavailableError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from pyspark.sql import SparkSession
 
 LOCALHOST = "127.0.0.1"
 POSTGRES_PORT = 5432
@@ -350,3 +352,28 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "c360-test")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+# --- Spark ----------------------------------------------------------------------------
+
+# Many small jobs: the JVM's quick compiler alone halves the suite's time (it changes no
+# result); the serial collector suits a short-lived small heap.
+TEST_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    """The engine's local session, started once; stopped with its JVM after the last test.
+
+    Skips when pyspark (the `spark` extra) or Java is missing.
+    """
+    try:
+        from transforms.spark import session
+
+        started = session.start(
+            {"spark.driver.extraJavaOptions": f"{session.JAVA_OPTIONS} {TEST_JAVA_OPTIONS}"}
+        )
+    except EngineUnavailableError as exc:
+        pytest.skip(str(exc))
+    yield started
+    session.stop()

@@ -17,6 +17,7 @@ from transforms.engines import EngineName
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("spark")
 def test_every_engine_stages_the_same_rows_and_values(
     make_settings: Callable[..., Settings],
 ) -> None:
