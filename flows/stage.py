@@ -288,9 +288,9 @@ def commit(catalog: Catalog, computed: Computed, *, run_id: str) -> list[WriteRe
     the raw snapshot consumed), then the batch books. Batches recorded by an earlier run
     (a rebuild re-reads them) get no second quarantine or books row."""
     staged, read, feed = computed.staged, computed.read, computed.staged.feed
-    accounted = set(staged_batches(catalog, feed)["batch_id"].to_list())
+    accounted = recorded_batches(catalog, ops.STAGING_BATCHES, feed)
     # (Batches quarantined by a run that crashed before its books count as done too.)
-    done = accounted | set(_feed_rows(catalog, ops.QUARANTINE, feed)["batch_id"].to_list())
+    done = accounted | recorded_batches(catalog, ops.QUARANTINE, feed)
     quarantine = computed.quarantine.filter(~pl.col("batch_id").is_in(list(done)))
     writes = []
     if quarantine.height:
@@ -381,19 +381,13 @@ def stage_table(
     )
 
 
-def staged_batches(catalog: Catalog, feed: str) -> pl.DataFrame:
-    """Every batch accounting row of `feed` (`ops.staging_batches`)."""
-    return _feed_rows(catalog, ops.STAGING_BATCHES, feed)
-
-
-def _feed_rows(catalog: Catalog, definition: TableDef, feed: str) -> pl.DataFrame:
+def recorded_batches(catalog: Catalog, definition: TableDef, feed: str) -> set[str]:
+    """The raw batches of `feed` an `ops` table (quarantine or books) holds rows for."""
     table = ensure_table(catalog, definition)
     if table.current_snapshot() is None:
-        frame = pl.from_arrow(table.schema().as_arrow().empty_table())
-    else:
-        frame = pl.from_arrow(table.scan(row_filter=f"feed = '{feed}'").to_arrow())
-    assert isinstance(frame, pl.DataFrame)
-    return frame
+        return set()
+    scan = table.scan(row_filter=f"feed = '{feed}'", selected_fields=("batch_id",))
+    return set(scan.to_arrow()["batch_id"].to_pylist())
 
 
 @task(retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE, task_run_name="stage-{name}")
