@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -19,7 +20,9 @@ from catalog.contracts import load_contracts
 from catalog.contracts.drift import ContractMismatchError, accept
 from catalog.factory import open_catalog
 from catalog.tables import ops, raw, staging
+from catalog.tables.definition import TableDef
 from catalog.writer import write
+from flows import stage as stage_module
 from flows.stage import STAGED, StagingInvariantError, stage_table
 from simulator.emitters.database import connect
 from simulator.world import simulate
@@ -262,3 +265,46 @@ def test_incremental_staging_equals_a_full_rebuild(faulty: Settings) -> None:
         assert frame.equals(full[name]), name
     # The rebuild re-read every batch but recorded no quarantine row twice.
     assert _rows(catalog, ops.QUARANTINE.identifier_name).height == quarantined
+
+
+def test_a_crash_between_commits_is_finished_by_the_next_run_without_duplicates(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Staging crashes after committing its quarantine but before the staging table: every
+    table stays readable, and the re-run stages the batch once, quarantine not doubled."""
+    settings = make_settings(
+        scale="tiny", simulator={"faults": ["null_keys", "duplicate_keys"], "fault_day": 1}
+    )
+    catalog = open_catalog(settings)
+    simulate(settings)
+    ingest_everything(settings, catalog, "day-0")
+    stage_everything(settings, catalog, "day-0")
+    simulate(settings, days=1)
+    ingest_everything(settings, catalog, "day-1")
+    staged = STAGED["vendor_products"]
+    before = _rows(catalog, ops.QUARANTINE.identifier_name).height
+    real_write = stage_module.write
+
+    def crash_on_staging(catalog: Catalog, definition: TableDef, *args: Any, **kw: Any) -> Any:
+        if definition is staged.target:
+            raise OSError("disk gone")
+        return real_write(catalog, definition, *args, **kw)
+
+    monkeypatch.setattr(stage_module, "write", crash_on_staging)
+    contract = load_contracts()[staged.feed]
+    with pytest.raises(OSError, match="disk gone"):
+        stage_table(catalog, staged, contract, run_id="crashed")
+    held = _rows(catalog, ops.QUARANTINE.identifier_name).height
+    assert held > before  # the quarantine committed before the crash
+    assert _rows(catalog, staging.VENDOR_PRODUCT_FEED.identifier_name).height > 0
+
+    monkeypatch.setattr(stage_module, "write", real_write)
+    outcome = stage_table(catalog, staged, contract, run_id="re-run")
+
+    assert outcome.status == "staged"
+    assert _rows(catalog, ops.QUARANTINE.identifier_name).height == held
+    books = _rows(catalog, ops.STAGING_BATCHES.identifier_name).filter(
+        pl.col("feed") == staged.feed
+    )
+    assert books["batch_id"].is_unique().all()
+    assert (books["raw_rows"] == books["staged_rows"] + books["quarantined_rows"]).all()
