@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import polars as pl
 from pyiceberg.catalog import Catalog
 
-from catalog.registry import ensure_table
+from catalog.reader import read_rows
 from catalog.tables import ops
 from catalog.writer import content_batch_id, write
 
@@ -31,13 +31,7 @@ class Alert:
 
 def open_alerts(catalog: Catalog, rule: str | None = None) -> pl.DataFrame:
     """Alerts whose latest row is `raised` (optionally of one rule), newest first."""
-    table = ensure_table(catalog, ops.ALERTS)
-    if table.current_snapshot() is None:
-        rows = pl.from_arrow(table.schema().as_arrow().empty_table())
-    else:
-        rows = pl.from_arrow(table.scan().to_arrow())
-    assert isinstance(rows, pl.DataFrame)
-    latest = rows.sort("at").group_by("alert_id").last()
+    latest = read_rows(catalog, ops.ALERTS).sort("at").group_by("alert_id").last()
     if rule is not None:
         latest = latest.filter(pl.col("rule") == rule)
     return latest.filter(pl.col("status") == RAISED).sort("at", descending=True)

@@ -35,6 +35,7 @@ from catalog.contracts import Contract, ViolationAction, load_contracts
 from catalog.contracts.drift import pause_if_drifted
 from catalog.contracts.rules import RuleKind, rules_for
 from catalog.factory import open_catalog
+from catalog.reader import read_rows
 from catalog.registry import ensure_table
 from catalog.tables import ops, raw, staging
 from catalog.tables.definition import TableDef
@@ -383,11 +384,8 @@ def stage_table(
 
 def recorded_batches(catalog: Catalog, definition: TableDef, feed: str) -> set[str]:
     """The raw batches of `feed` an `ops` table (quarantine or books) holds rows for."""
-    table = ensure_table(catalog, definition)
-    if table.current_snapshot() is None:
-        return set()
-    scan = table.scan(row_filter=f"feed = '{feed}'", selected_fields=("batch_id",))
-    return set(scan.to_arrow()["batch_id"].to_pylist())
+    rows = read_rows(catalog, definition, f"feed = '{feed}'", ["batch_id"])
+    return set(rows["batch_id"].to_list())
 
 
 @task(retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE, task_run_name="stage-{name}")

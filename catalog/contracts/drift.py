@@ -16,9 +16,8 @@ from pyiceberg.catalog import Catalog
 
 from catalog.alerts import Alert, raise_alert, resolve_alerts
 from catalog.contracts.model import Contract
-from catalog.registry import ensure_table
+from catalog.reader import read_rows
 from catalog.tables import ops
-from catalog.tables.definition import TableDef
 from catalog.writer import content_batch_id, write
 
 SCHEMA_DRIFT = "schema_drift"
@@ -39,18 +38,8 @@ class Change:
         return f"{self.column} {self.change}" + (f" ({self.detail})" if self.detail else "")
 
 
-def _rows(catalog: Catalog, table: TableDef, row_filter: str) -> pl.DataFrame:
-    loaded = ensure_table(catalog, table)
-    if loaded.current_snapshot() is None:
-        frame = pl.from_arrow(loaded.schema().as_arrow().empty_table())
-    else:
-        frame = pl.from_arrow(loaded.scan(row_filter=row_filter).to_arrow())
-    assert isinstance(frame, pl.DataFrame)
-    return frame
-
-
 def _acceptances(catalog: Catalog, feed: str) -> pl.DataFrame:
-    return _rows(catalog, ops.CONTRACT_ACCEPTANCES, f"feed = '{feed}'")
+    return read_rows(catalog, ops.CONTRACT_ACCEPTANCES, f"feed = '{feed}'")
 
 
 def accepted_through(catalog: Catalog, feed: str) -> datetime | None:
@@ -61,7 +50,7 @@ def accepted_through(catalog: Catalog, feed: str) -> datetime | None:
 
 def pending_changes(catalog: Catalog, feed: str) -> list[Change]:
     """The schema changes of `feed`'s raw table no acceptance has covered, oldest first."""
-    rows = _rows(catalog, ops.SCHEMA_CHANGES, f"table_name = 'raw.{feed}'")
+    rows = read_rows(catalog, ops.SCHEMA_CHANGES, f"table_name = 'raw.{feed}'")
     since = accepted_through(catalog, feed)
     if since is not None:
         rows = rows.filter(pl.col("detected_at") > since)
