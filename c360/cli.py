@@ -20,6 +20,7 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from catalog.writer import WriteResult
+    from flows.resolve import ResolveOutcome
     from flows.stage import StageOutcome
 
 from c360.settings import FAULTS, ProfileName, Scale, Settings, load_settings, prefect_env
@@ -133,6 +134,8 @@ def run(
     result = pipeline(settings, run_id)
     elapsed = time.perf_counter() - started
     _print_staging(result.staged)
+    if result.identity is not None:
+        _print_identity(result.identity)
     from flows.quality import format_results
 
     console.print(format_results(result.quality))
@@ -160,6 +163,59 @@ def _print_staging(outcomes: list[StageOutcome]) -> None:
                 f"[yellow]{o.feed} is paused by schema drift[/]: update its contract, then "
                 f"`c360 contracts accept {o.feed}`"
             )
+
+
+def _print_identity(outcome: ResolveOutcome) -> None:
+    if outcome.status == "unchanged":
+        console.print("identity resolution: nothing new staged, keys unchanged")
+        return
+    console.print(
+        f"identity resolution: {outcome.records:,} records -> {outcome.customers:,} customers "
+        f"in {outcome.seconds:.1f} s; {outcome.history:,} key merges/splits/retirements "
+        "(ops.identity_history)"
+    )
+    if outcome.metrics.is_empty():
+        return
+    table = Table(
+        title="identity resolution vs the simulator's truth (pairwise)", title_justify="left"
+    )
+    for column in (
+        "scope",
+        "records",
+        "no identity",
+        "persons",
+        "customers",
+        "precision",
+        "recall",
+        "F1",
+    ):
+        table.add_column(column, justify="left" if column == "scope" else "right")
+    for m in outcome.metrics.iter_rows(named=True):
+        table.add_row(
+            m["scope"],
+            f"{m['records']:,}",
+            f"{m['unresolved']:,}",
+            f"{m['persons']:,}",
+            f"{m['clusters']:,}",
+            f"{m['precision']:.4f}",
+            f"{m['recall']:.4f}",
+            f"{m['f1']:.4f}",
+        )
+    console.print(table)
+
+
+@app.command()
+def resolve(profile: ProfileOption = None) -> None:
+    """Resolve identities across the staged sources: customer keys, golden records, metrics."""
+    settings = _settings(profile=profile)
+    from catalog.factory import open_catalog
+    from flows.resolve import resolve_lakehouse
+
+    _print_identity(
+        resolve_lakehouse(
+            open_catalog(settings), settings.sources_dir / "truth", run_id=new_run_id()
+        )
+    )
 
 
 @app.command()

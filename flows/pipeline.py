@@ -1,4 +1,5 @@
-"""The whole pipeline: simulate, ingest, stage, model, publish, record. `c360 run` is this."""
+"""The whole pipeline: simulate, ingest, stage, resolve, model, publish, record.
+`c360 run` is this."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from flows.ingest import ingest_flow
 from flows.model import model_flow
 from flows.publish import publish_flow
 from flows.quality import DqResult, quality_task
+from flows.resolve import ResolveOutcome, resolve_task
 from flows.stage import StageOutcome, stage_flow
 from simulator.emitters.database import connect
 from simulator.world import SimulationReport, check_world, simulate
@@ -30,6 +32,7 @@ class PipelineResult:
     staged: list[StageOutcome] = field(default_factory=list)
     quality: list[DqResult] = field(default_factory=list)
     dbt_nodes: int = 0
+    identity: ResolveOutcome | None = None
 
 
 @task(cache_policy=NO_CACHE)
@@ -75,9 +78,11 @@ def pipeline(settings: Settings, run_id: str) -> PipelineResult:
     writes = ingest_flow(settings, run_id)
     staged = stage_flow(settings, run_id)
     writes += [w for outcome in staged for w in outcome.writes]
+    identity = resolve_task(settings, run_id)
+    writes += identity.writes
     quality = quality_task(settings, run_id)
     paused = [o.table for o in staged if o.status == "paused"]
     dbt_nodes = model_flow(settings, paused)
     writes += publish_flow(settings, run_id)
     record_run_task(settings, run_id, started_at, writes)
-    return PipelineResult(run_id, simulation, writes, staged, quality, dbt_nodes)
+    return PipelineResult(run_id, simulation, writes, staged, quality, dbt_nodes, identity)

@@ -177,6 +177,43 @@ DQ_RESULTS = TableDef(
     partition_by=(("measured_at", "month"),),
 )
 
+IDENTITY_HISTORY = TableDef(
+    zone=Zone.OPS,
+    name="identity_history",
+    doc="One row per customer_key a resolution merged, split or retired (never silently).",
+    columns=(
+        Column("run_id", StringType(), required=True),
+        Column("old_key", LongType(), required=True),
+        Column("new_key", LongType(), doc="null when retired"),
+        Column("change", StringType(), required=True, doc="merge, split or retired"),
+        Column("records", LongType(), required=True, doc="records that moved"),
+        Column("reason", StringType(), required=True),
+        Column("recorded_at", TimestamptzType(), required=True),
+    ),
+)
+
+IDENTITY_METRICS = TableDef(
+    zone=Zone.OPS,
+    name="identity_metrics",
+    doc="Pairwise precision, recall and F1 of a run's identity resolution against the truth.",
+    columns=(
+        Column("run_id", StringType(), required=True),
+        Column("scope", StringType(), required=True, doc="all, or one source"),
+        Column("records", LongType(), required=True, doc="resolved records with a known truth"),
+        Column("unresolved", LongType(), required=True, doc="records with no identity"),
+        Column("persons", LongType(), required=True),
+        Column("clusters", LongType(), required=True),
+        Column("true_pairs", LongType(), required=True),
+        Column("predicted_pairs", LongType(), required=True),
+        Column("correct_pairs", LongType(), required=True),
+        Column("precision", DoubleType(), required=True),
+        Column("recall", DoubleType(), required=True),
+        Column("f1", DoubleType(), required=True),
+        Column("measured_at", TimestamptzType(), required=True),
+    ),
+    partition_by=(("measured_at", "month"),),
+)
+
 TABLES: tuple[TableDef, ...] = (
     PIPELINE_RUNS,
     TABLE_WRITES,
@@ -187,4 +224,6 @@ TABLES: tuple[TableDef, ...] = (
     CONTRACT_ACCEPTANCES,
     ALERTS,
     DQ_RESULTS,
+    IDENTITY_HISTORY,
+    IDENTITY_METRICS,
 )

@@ -215,6 +215,45 @@ SUPPORT_TICKETS = TableDef(
     identifier=("ticket_id",),
 )
 
+CUSTOMER_XREF = TableDef(
+    zone=Zone.STAGING,
+    name="customer_xref",
+    doc="Each source record with an identity, and the person (customer_key) it resolved to.",
+    columns=(
+        Column("source", StringType(), required=True, doc="crm, orders, clickstream, ..."),
+        Column("source_record_id", StringType(), required=True, doc="the record's id there"),
+        Column("customer_key", LongType(), required=True, doc="stable across runs"),
+        Column("match_rule", StringType(), required=True, doc="what joined it to the person"),
+        Column("match_probability", DoubleType(), doc="1.0 for exact rules; null: unmatched"),
+    ),
+    identifier=("source", "source_record_id"),
+)
+
+_ADDRESS = ("street", "city", "state", "postcode", "country")
+CUSTOMER_GOLDEN = TableDef(
+    zone=Zone.STAGING,
+    name="customer_golden",
+    doc="One golden record per customer_key: each attribute chosen by survivorship rules.",
+    columns=(
+        Column("customer_key", LongType(), required=True),
+        *(
+            column
+            for name in ("first_name", "last_name", "email", "phone")
+            for column in (
+                Column(name, StringType()),
+                Column(f"{name}_source", StringType(), doc="source:source_record_id it came from"),
+            )
+        ),
+        *(Column(name, StringType()) for name in _ADDRESS),
+        Column("address_source", StringType(), doc="source:source_record_id it came from"),
+        Column("source_records", LongType(), required=True),
+        Column("sources", StringType(), required=True, doc="comma-separated, sorted"),
+        Column("first_seen_at", TimestamptzType()),
+        Column("last_seen_at", TimestamptzType()),
+    ),
+    identifier=("customer_key",),
+)
+
 TABLES = (
     CRM_CUSTOMERS,
     ORDERS_PRODUCTS,
@@ -227,4 +266,6 @@ TABLES = (
     VENDOR_LEGACY_CUSTOMERS,
     VENDOR_PRODUCT_FEED,
     SUPPORT_TICKETS,
+    CUSTOMER_XREF,
+    CUSTOMER_GOLDEN,
 )

@@ -1,0 +1,103 @@
+"""Pairwise precision, recall and F1 of a clustering against the simulator's ground truth."""
+
+import polars as pl
+
+ALL = "all"
+RECORD_KEY = ["source", "source_record_id"]
+# Each pair count is the pairs inside the groups of these columns.
+_PAIR_GROUPS = {
+    "true_pairs": ["person_id"],
+    "predicted_pairs": ["customer_key"],
+    "correct_pairs": ["customer_key", "person_id"],
+}
+
+
+def _pairs(n: pl.Expr) -> pl.Expr:
+    return n * (n - 1) // 2
+
+
+def _ratio(part: str, whole: str) -> pl.Expr:
+    """`part / whole`, or 1.0 when `whole` is 0 (nothing to get wrong)."""
+    return pl.when(pl.col(whole) == 0).then(1.0).otherwise(pl.col(part) / pl.col(whole))
+
+
+def _scope_counts(records: pl.LazyFrame) -> pl.LazyFrame:
+    """Records, persons and clusters overall and in each source."""
+    counts = [
+        pl.len().cast(pl.Int64).alias("records"),
+        pl.col("person_id").n_unique().cast(pl.Int64).alias("persons"),
+        pl.col("customer_key").n_unique().cast(pl.Int64).alias("clusters"),
+    ]
+    return pl.concat(
+        [
+            records.select(pl.lit(ALL).alias("scope"), *counts),
+            records.group_by(scope="source").agg(counts),
+        ]
+    )
+
+
+def _pairs_per_scope(records: pl.LazyFrame, name: str, group: list[str]) -> pl.LazyFrame:
+    """Pairs inside the groups of `group`, overall and touching each source.
+
+    A group of `n` records of which `s` are from a source holds C(n,2) - C(n-s,2) pairs
+    with at least one of them, so no pair is ever enumerated.
+    """
+    by_source = (
+        records.group_by(*group, "source")
+        .agg(s=pl.len().cast(pl.Int64))
+        .with_columns(n=pl.col("s").sum().over(group))
+    )
+    overall = records.group_by(group).agg(n=pl.len().cast(pl.Int64))
+    return pl.concat(
+        [
+            overall.select(pl.lit(ALL).alias("scope"), _pairs(pl.col("n")).sum().alias(name)),
+            by_source.group_by(scope="source").agg(
+                (_pairs(pl.col("n")) - _pairs(pl.col("n") - pl.col("s"))).sum().alias(name)
+            ),
+        ]
+    )
+
+
+def pairwise_metrics(xref: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
+    """Pairwise precision, recall and F1 of `xref`'s clusters, overall and per source.
+
+    Args:
+        xref: `source`, `source_record_id` and the predicted `customer_key` of each record.
+        truth: `source`, `source_record_id` and the true `person_id` of each record; records
+            missing from either frame are left out.
+
+    Returns:
+        One row for scope `all`, then one per source in name order: `scope`, `records`,
+        `persons`, `clusters`, `true_pairs`, `predicted_pairs`, `correct_pairs`,
+        `precision`, `recall`, `f1`. A source's pairs are those with at least one of its
+        records. Precision (recall) is 1.0 when there are no predicted (true) pairs.
+
+    Raises:
+        ValueError: a source is named `all`, which would be confused with the overall scope.
+    """
+    if (xref["source"] == ALL).any():
+        raise ValueError(f"a source is named {ALL!r}, the overall scope's name: rename it")
+    joined = (
+        xref.lazy()
+        .select(*RECORD_KEY, "customer_key")
+        .join(truth.lazy().select(*RECORD_KEY, "person_id"), on=RECORD_KEY, how="inner")
+        .drop("source_record_id")
+        .cache()
+    )
+    scopes = _scope_counts(joined)
+    for name, group in _PAIR_GROUPS.items():
+        scopes = scopes.join(_pairs_per_scope(joined, name, group), on="scope")
+    precision, recall = pl.col("precision"), pl.col("recall")
+    return (
+        scopes.with_columns(
+            precision=_ratio("correct_pairs", "predicted_pairs"),
+            recall=_ratio("correct_pairs", "true_pairs"),
+        )
+        .with_columns(
+            f1=pl.when(precision + recall == 0)
+            .then(0.0)
+            .otherwise(2 * precision * recall / (precision + recall))
+        )
+        .sort(pl.col("scope") != ALL, "scope")
+        .collect()
+    )

@@ -1,0 +1,123 @@
+"""Probabilistic matching with Splink on DuckDB: the pairs the exact rules cannot decide.
+
+A Fellegi-Sunter model over the profiles' first name, last name, email and phone, trained
+without labels on every run's own data:
+
+1. the prior (how likely two random profiles match) from the exact rules' recall;
+2. `u` (how often non-matches agree by chance) from random pairs;
+3. `m` (how often matches agree) by expectation maximisation, in two sessions blocked on
+   name and on email so that every comparison gets trained by a session not blocked on it.
+
+Candidate pairs come from `BLOCKING_RULES` (what a typo leaves intact: the phone, the full
+name, the digits of an email). A pair is a match at `MATCH_THRESHOLD`: a wrong merge is
+worse than a missed one, so the bar is high; the accuracy test and `bench/` measure what
+it costs in recall.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import duckdb
+import polars as pl
+import splink.comparison_level_library as cll
+import splink.comparison_library as cl
+from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+from transforms.identity.rules import EDGE_SCHEMA
+
+MATCH_THRESHOLD = 0.99
+BLOCKING_RULES = (
+    block_on("email"),
+    block_on("phone"),
+    block_on("first_name", "last_name"),
+    block_on("email_digits", "substr(first_name, 1, 1)"),
+)
+TRAINING_SEED = 42
+U_SAMPLE_PAIRS = 2_000_000
+
+
+def _email_comparison() -> cl.CustomComparison:
+    # Jaro-Winkler, not an edit distance: DuckDB's Damerau-Levenshtein is ~40x slower and
+    # would dominate training. The digits keep two namesakes' emails
+    # (john.smith12@, john.smith13@) from looking like one typo apart.
+    return cl.CustomComparison(
+        output_column_name="email",
+        comparison_levels=[
+            cll.NullLevel("email"),
+            cll.ExactMatchLevel("email"),
+            cll.CustomLevel(
+                "email_digits_l = email_digits_r "
+                "and jaro_winkler_similarity(email_l, email_r) >= 0.9",
+                label_for_charts="Same digits, Jaro-Winkler >= 0.9",
+            ),
+            cll.JaroWinklerLevel("email", 0.97),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _settings() -> SettingsCreator:
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="profile_id",
+        comparisons=[
+            cl.JaroWinklerAtThresholds("first_name", [0.92, 0.85]),
+            cl.JaroWinklerAtThresholds("last_name", [0.92, 0.85]),
+            _email_comparison(),
+            cl.ExactMatch("phone"),
+        ],
+        blocking_rules_to_generate_predictions=list(BLOCKING_RULES),
+        retain_intermediate_calculation_columns=False,
+        retain_matching_columns=False,
+    )
+
+
+def _train(linker: Linker) -> None:
+    training = linker.training
+    training.estimate_probability_two_random_records_match(
+        [block_on("email"), block_on("phone", "first_name")], recall=0.8
+    )
+    training.estimate_u_using_random_sampling(max_pairs=U_SAMPLE_PAIRS, seed=TRAINING_SEED)
+    training.estimate_parameters_using_expectation_maximisation(block_on("first_name", "last_name"))
+    training.estimate_parameters_using_expectation_maximisation(block_on("email"))
+
+
+def probabilistic_edges(profiles: pl.DataFrame, threshold: float = MATCH_THRESHOLD) -> pl.DataFrame:
+    """Pairs of profiles Splink scores at or above `threshold`, as edges (`EDGE_SCHEMA`).
+
+    Args:
+        profiles: `profile_id`, `first_name`, `last_name`, `email`, `phone`.
+        threshold: the match probability a pair needs.
+    """
+    if profiles.height < 2:
+        return pl.DataFrame(schema=EDGE_SCHEMA)
+    frame = profiles.select(
+        "profile_id",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        email_digits=pl.col("email").str.extract(r"([0-9]+)@", 1),
+    ).with_columns(pl.col("first_name", "last_name").str.to_lowercase())
+    connection = duckdb.connect()
+    try:
+        db_api = DuckDBAPI(connection)
+        linker = Linker(db_api.register(frame.to_arrow()), _settings(), log_level=logging.ERROR)
+        _train(linker)
+        predictions = linker.inference.predict(threshold_match_probability=threshold)
+        edges = pl.from_arrow(
+            connection.sql(
+                f"select profile_id_l, profile_id_r, match_probability "
+                f"from {predictions.physical_name}"
+            ).arrow()
+        )
+    finally:
+        connection.close()
+    assert isinstance(edges, pl.DataFrame)
+    return edges.select(
+        "profile_id_l",
+        "profile_id_r",
+        match_rule=pl.lit("splink"),
+        match_probability="match_probability",
+    ).select(list(EDGE_SCHEMA))

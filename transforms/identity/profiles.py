@@ -1,0 +1,113 @@
+"""Profiles: the units identity resolution matches, and how each record reaches one.
+
+Records that carry no attributes of their own are attached by reference before any
+matching, so matching works on far fewer, richer rows:
+
+- a CRM, loyalty, marketing or legacy record is its own profile (`crm:C00000001`),
+  matched by the rules and Splink;
+- an order or event carrying a CRM `customer_id` joins that CRM record's profile
+  (`match_rule` `crm_id`);
+- an anonymous event joins the customer its device logged in as, when the device logged
+  in as exactly one customer (`device_login`);
+- a ticket quoting an order number joins the order's profile (`order_reference`);
+- guest orders and tickets with the same email and phone share one profile
+  (`contact:<email>|<phone>`), matched like the named ones.
+
+A record with nothing to go on (an event on a device that never logged in, a ticket with
+neither email nor order number) has no identity and no profile: it is counted, not
+guessed.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+NAMED_SOURCES = ("crm", "loyalty", "marketing", "legacy")
+PROFILE_SCHEMA: dict[str, pl.DataType] = {
+    "profile_id": pl.String(),
+    "first_name": pl.String(),
+    "last_name": pl.String(),
+    "email": pl.String(),
+    "phone": pl.String(),
+}
+
+
+def _crm_profile(ref: str | pl.Expr) -> pl.Expr:
+    return pl.concat_str(pl.lit("crm:"), pl.col(ref) if isinstance(ref, str) else ref)
+
+
+def attach(records: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Each record's profile, and the profiles to match.
+
+    Returns:
+        `(attached, profiles)`: `attached` has `source`, `source_record_id`, `profile_id`
+        and `attach_rule` (null where matching decides) for every record with an identity;
+        `profiles` has `PROFILE_SCHEMA`, one row per profile, sorted by `profile_id`.
+    """
+    named = records.filter(pl.col("source").is_in(NAMED_SOURCES)).with_columns(
+        profile_id=pl.concat_str("source", pl.lit(":"), "source_record_id"),
+        attach_rule=pl.lit(None, pl.String),
+    )
+    referenced = records.filter(pl.col("crm_ref").is_not_null()).with_columns(
+        profile_id=_crm_profile("crm_ref"), attach_rule=pl.lit("crm_id")
+    )
+    device_owner = (
+        records.filter(pl.col("device_id").is_not_null() & pl.col("crm_ref").is_not_null())
+        .group_by("device_id")
+        .agg(pl.col("crm_ref").unique())
+        .filter(pl.col("crm_ref").list.len() == 1)
+        .select("device_id", owner=pl.col("crm_ref").list.first())
+    )
+    logged_in_devices = records.filter(
+        pl.col("device_id").is_not_null() & pl.col("crm_ref").is_null()
+    ).join(device_owner, on="device_id")
+    by_device = logged_in_devices.with_columns(
+        profile_id=_crm_profile("owner"), attach_rule=pl.lit("device_login")
+    )
+    contacts = records.filter(
+        pl.col("source").is_in(("orders", "tickets"))
+        & pl.col("crm_ref").is_null()
+        & (pl.col("email").is_not_null() | pl.col("phone").is_not_null())
+    ).with_columns(
+        profile_id=pl.concat_str(
+            pl.lit("contact:"),
+            pl.col("email").fill_null(""),
+            pl.lit("|"),
+            pl.col("phone").fill_null(""),
+        ),
+        attach_rule=pl.lit(None, pl.String),
+    )
+    columns = ["source", "source_record_id", "profile_id", "attach_rule"]
+    attached = pl.concat([f.select(columns) for f in (named, referenced, by_device, contacts)])
+    # A ticket quoting an order belongs with that order, whatever email it was sent from.
+    quoted = (
+        records.filter(pl.col("order_ref").is_not_null())
+        .select("source", "source_record_id", order_ref="order_ref")
+        .join(
+            attached.filter(pl.col("source") == "orders").select(
+                order_ref="source_record_id", order_profile="profile_id"
+            ),
+            on="order_ref",
+        )
+    )
+    by_order = quoted.select(
+        "source",
+        "source_record_id",
+        profile_id="order_profile",
+        attach_rule=pl.lit("order_reference"),
+    )
+    attached = pl.concat(
+        [attached.join(by_order, on=["source", "source_record_id"], how="anti"), by_order]
+    ).sort("source", "source_record_id")
+    profiles = pl.concat(
+        [
+            named.select(list(PROFILE_SCHEMA)),
+            contacts.select(list(PROFILE_SCHEMA)).unique("profile_id"),
+            # CRM ids referenced by orders and events but no longer in the CRM (deleted).
+            referenced.select(profile_id="profile_id")
+            .unique()
+            .join(named.select("profile_id"), on="profile_id", how="anti"),
+        ],
+        how="diagonal_relaxed",
+    ).sort("profile_id")
+    return attached, profiles.select(list(PROFILE_SCHEMA))
