@@ -49,6 +49,10 @@ ingest *args:
 stage *args:
     c360 stage "$@"
 
+# Resolve identities across the staged sources (customer keys, golden records, metrics)
+resolve *args:
+    c360 resolve "$@"
+
 # Data contracts: `just contracts list`, `just contracts accept <feed>`
 contracts *args:
     c360 contracts "$@"
