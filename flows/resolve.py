@@ -30,7 +30,7 @@ from catalog.tables.definition import TableDef
 from catalog.writer import WriteResult, content_batch_id, write
 from simulator.truth import read_records
 from transforms.identity.metrics import pairwise_metrics
-from transforms.identity.records import STAGING_TABLES, identity_records
+from transforms.identity.records import STAGING_COLUMNS, STAGING_TABLES, identity_records
 from transforms.identity.resolve import Resolution, resolve_identities
 
 # The xref snapshot summary entry naming the staging snapshots it resolved.
@@ -105,7 +105,10 @@ def resolve_lakehouse(catalog: Catalog, truth_dir: Path | None, *, run_id: str) 
     read = staging_snapshots(catalog)
     if read == _resolved_snapshots(catalog):
         return ResolveOutcome("unchanged")
-    staged = {name: read_rows(catalog, STAGING_DEFS[name]) for name in STAGING_TABLES.values()}
+    staged = {
+        name: read_rows(catalog, STAGING_DEFS[name], columns=STAGING_COLUMNS[name])
+        for name in STAGING_TABLES.values()
+    }
     records = identity_records(staged)
     prior = read_rows(
         catalog, staging.CUSTOMER_XREF, columns=["source", "source_record_id", "customer_key"]

@@ -24,6 +24,27 @@ STAGING_TABLES = {
     "legacy": "legacy_customers",
 }
 
+_CONTACT = ("first_name", "last_name", "email", "phone")
+# The columns resolution reads from each staging table (events are many: read narrow).
+STAGING_COLUMNS = {
+    "crm_customers": (
+        "customer_id",
+        *_CONTACT,
+        "street",
+        "city",
+        "state",
+        "postcode",
+        "country",
+        "updated_at",
+    ),
+    "orders": ("order_id", "customer_id", "email", "phone", "ordered_at"),
+    "clickstream_events": ("event_id", "device_id", "customer_id", "event_at"),
+    "support_tickets": ("ticket_id", "customer_email", "body", "created_at"),
+    "loyalty_members": ("member_id", *_CONTACT, "join_date"),
+    "marketing_contacts": ("contact_id", *_CONTACT, "added_date"),
+    "legacy_customers": ("legacy_id", *_CONTACT, "customer_since_date"),
+}
+
 # A ticket about an order quotes its number, e.g. "#O000001234".
 ORDER_REFERENCE = r"#(O[0-9]{9})"
 
@@ -63,7 +84,7 @@ def _shape(frame: pl.DataFrame, source: str, id_column: str, **columns: pl.Expr)
 
 
 def _names() -> dict[str, pl.Expr]:
-    return {c: pl.col(c) for c in ("first_name", "last_name", "email", "phone")}
+    return {c: pl.col(c) for c in _CONTACT}
 
 
 def identity_records(staged: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
