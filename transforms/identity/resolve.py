@@ -92,6 +92,7 @@ def resolve_identities(
         .select(list(XREF_SCHEMA))
         .sort("source", "source_record_id")
     )
+    history = _with_evidence(keyed.history, prior, xref)
     golden = golden_records(
         records.join(
             xref.select("source", "source_record_id", "customer_key"),
@@ -104,4 +105,27 @@ def resolve_identities(
         .agg(records=pl.len().cast(pl.Int64))
         .sort("source")
     )
-    return Resolution(xref=xref, golden=golden, history=keyed.history, unresolved=unresolved)
+    return Resolution(xref=xref, golden=golden, history=history, unresolved=unresolved)
+
+
+def _with_evidence(history: pl.DataFrame, prior: pl.DataFrame, xref: pl.DataFrame) -> pl.DataFrame:
+    """`history` with the match rules of the records that moved appended to each reason."""
+    moved = (
+        prior.select("source", "source_record_id", old_key="customer_key")
+        .join(
+            xref.select("source", "source_record_id", new_key="customer_key", rule="match_rule"),
+            on=["source", "source_record_id"],
+        )
+        .filter(pl.col("old_key") != pl.col("new_key"))
+        .group_by("old_key", "new_key")
+        .agg(rules=pl.col("rule").unique().sort().str.join(", "))
+    )
+    return (
+        history.join(moved, on=["old_key", "new_key"], how="left", maintain_order="left")
+        .with_columns(
+            reason=pl.when(pl.col("rules").is_not_null())
+            .then(pl.format("{} (by {})", "reason", "rules"))
+            .otherwise("reason")
+        )
+        .drop("rules")
+    )
