@@ -29,9 +29,9 @@ from catalog.tables import ops, staging
 from catalog.tables.definition import TableDef
 from catalog.writer import WriteResult, content_batch_id, write
 from simulator.truth import read_records
-from transforms.identity.metrics import pairwise_metrics
+from transforms.identity.metrics import resolution_metrics
 from transforms.identity.records import STAGING_COLUMNS, STAGING_TABLES, identity_records
-from transforms.identity.resolve import Resolution, resolve_identities
+from transforms.identity.resolve import resolve_identities
 
 # The xref snapshot summary entry naming the staging snapshots it resolved.
 RESOLVED_SNAPSHOTS = "c360.resolved-snapshots"
@@ -75,21 +75,6 @@ def next_key(catalog: Catalog, prior: pl.DataFrame) -> int:
         .max()
     )
     return int(issued or 0) + 1  # type: ignore[arg-type]
-
-
-def measure(resolution: Resolution, truth_dir: Path) -> pl.DataFrame:
-    """Pairwise metrics of `resolution` against the truth, with unresolved counts."""
-    metrics = pairwise_metrics(resolution.xref, read_records(truth_dir))
-    unresolved = resolution.unresolved.rename({"source": "scope", "records": "unresolved"})
-    unresolved = pl.concat(
-        [
-            unresolved,
-            pl.DataFrame({"scope": ["all"], "unresolved": [unresolved["unresolved"].sum()]}),
-        ]
-    )
-    return metrics.join(unresolved, on="scope", how="left").with_columns(
-        pl.col("unresolved").fill_null(0).cast(pl.Int64)
-    )
 
 
 def resolve_lakehouse(catalog: Catalog, truth_dir: Path | None, *, run_id: str) -> ResolveOutcome:
@@ -136,7 +121,9 @@ def resolve_lakehouse(catalog: Catalog, truth_dir: Path | None, *, run_id: str) 
     ]
     metrics = pl.DataFrame()
     if truth_dir is not None and truth_dir.exists():
-        metrics = measure(resolution, truth_dir)
+        metrics = resolution_metrics(
+            resolution.xref, resolution.unresolved, read_records(truth_dir)
+        )
         writes.append(
             write(
                 catalog,

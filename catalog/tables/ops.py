@@ -199,8 +199,10 @@ IDENTITY_METRICS = TableDef(
     columns=(
         Column("run_id", StringType(), required=True),
         Column("scope", StringType(), required=True, doc="all, or one source"),
-        Column("records", LongType(), required=True, doc="resolved records with a known truth"),
-        Column("unresolved", LongType(), required=True, doc="records with no identity"),
+        Column("records", LongType(), required=True, doc="records in scope (truth known)"),
+        Column(
+            "unresolved", LongType(), required=True, doc="of which with no identity: singletons"
+        ),
         Column("persons", LongType(), required=True),
         Column("clusters", LongType(), required=True),
         Column("true_pairs", LongType(), required=True),

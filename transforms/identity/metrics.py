@@ -2,7 +2,10 @@
 
 import polars as pl
 
+from transforms.identity.profiles import ANONYMOUS_DEVICE
+
 ALL = "all"
+ALL_RECORDS = "all_records"
 RECORD_KEY = ["source", "source_record_id"]
 # Each pair count is the pairs inside the groups of these columns.
 _PAIR_GROUPS = {
@@ -100,4 +103,50 @@ def pairwise_metrics(xref: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
         )
         .sort(pl.col("scope") != ALL, "scope")
         .collect()
+    )
+
+
+def resolution_metrics(
+    xref: pl.DataFrame, unresolved: pl.DataFrame, truth: pl.DataFrame
+) -> pl.DataFrame:
+    """A resolution's metrics: `pairwise_metrics` of the identified records, plus one
+    `all_records` row over every record the truth knows.
+
+    Anonymous visitors (events of a device that never logged in) and records with no
+    identity carry nothing that could tie them to anyone else, so the per-source rows and
+    `all` leave them out and count them in `unresolved`. `all_records` measures them too,
+    each anonymous device as its own person and each record without identity alone:
+    what the data cannot reveal counted as missed.
+
+    Args:
+        xref: `source`, `source_record_id`, `customer_key`, `match_rule`.
+        unresolved: `source`, `source_record_id` of the records with no identity.
+        truth: `source`, `source_record_id`, `person_id`.
+    """
+    anonymous = pl.col("match_rule") == ANONYMOUS_DEVICE
+    singletons = unresolved.select(
+        *RECORD_KEY, customer_key=-pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
+    )
+    everything = pl.concat([xref.select(*RECORD_KEY, "customer_key"), singletons])
+    overall = pairwise_metrics(everything, truth).filter(pl.col("scope") == ALL)
+    metrics = pl.concat(
+        [
+            pairwise_metrics(xref.filter(~anonymous), truth),
+            overall.with_columns(scope=pl.lit(ALL_RECORDS)),
+        ]
+    )
+    left_out = pl.concat([xref.filter(anonymous).select(RECORD_KEY), unresolved.select(RECORD_KEY)])
+    counts = (
+        pl.concat(
+            [
+                left_out.select(scope="source"),
+                left_out.select(scope=pl.repeat(ALL, pl.len())),
+                left_out.select(scope=pl.repeat(ALL_RECORDS, pl.len())),
+            ]
+        )
+        .group_by("scope")
+        .agg(unresolved=pl.len().cast(pl.Int64))
+    )
+    return metrics.join(counts, on="scope", how="left", maintain_order="left").with_columns(
+        pl.col("unresolved").fill_null(0)
     )

@@ -10,12 +10,14 @@ matching, so matching works on far fewer, richer rows:
 - an anonymous event joins the customer its device logged in as, when the device logged
   in as exactly one customer (`device_login`);
 - a ticket quoting an order number joins the order's profile (`order_reference`);
+- the other anonymous events of a device share one anonymous visitor profile
+  (`device:<device_id>`, `anonymous_device`): one device, one person, not yet known. The
+  day it logs in, its visitor key merges into the customer's (`ops.identity_history`);
 - guest orders and tickets with the same email and phone share one profile
   (`contact:<email>|<phone>`), matched like the named ones.
 
-A record with nothing to go on (an event on a device that never logged in, a ticket with
-neither email nor order number) has no identity and no profile: it is counted, not
-guessed.
+A record with nothing to go on (a ticket with neither email nor order number) has no
+identity and no profile: it is counted, not guessed.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import polars as pl
 
 NAMED_SOURCES = ("crm", "loyalty", "marketing", "legacy")
+ANONYMOUS_DEVICE = "anonymous_device"
 PROFILE_SCHEMA: dict[str, pl.DataType] = {
     "profile_id": pl.String(),
     "first_name": pl.String(),
@@ -58,11 +61,17 @@ def attach(records: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         .filter(pl.col("crm_ref").list.len() == 1)
         .select("device_id", owner=pl.col("crm_ref").list.first())
     )
-    logged_in_devices = records.filter(
-        pl.col("device_id").is_not_null() & pl.col("crm_ref").is_null()
-    ).join(device_owner, on="device_id")
-    by_device = logged_in_devices.with_columns(
-        profile_id=_crm_profile("owner"), attach_rule=pl.lit("device_login")
+    by_device = (
+        records.filter(pl.col("device_id").is_not_null() & pl.col("crm_ref").is_null())
+        .join(device_owner, on="device_id", how="left")
+        .with_columns(
+            profile_id=pl.when(pl.col("owner").is_not_null())
+            .then(_crm_profile("owner"))
+            .otherwise(pl.concat_str(pl.lit("device:"), "device_id")),
+            attach_rule=pl.when(pl.col("owner").is_not_null())
+            .then(pl.lit("device_login"))
+            .otherwise(pl.lit(ANONYMOUS_DEVICE)),
+        )
     )
     contacts = records.filter(
         pl.col("source").is_in(("orders", "tickets"))
@@ -103,8 +112,9 @@ def attach(records: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         [
             named.select(list(PROFILE_SCHEMA)),
             contacts.select(list(PROFILE_SCHEMA)).unique("profile_id"),
-            # CRM ids referenced by orders and events but no longer in the CRM (deleted).
-            referenced.select(profile_id="profile_id")
+            # CRM ids referenced by orders and events but no longer in the CRM (deleted),
+            # and anonymous visitors: nodes with nothing to match on.
+            pl.concat([referenced.select("profile_id"), by_device.select("profile_id")])
             .unique()
             .join(named.select("profile_id"), on="profile_id", how="anti"),
         ],

@@ -35,7 +35,7 @@ class Resolution:
         xref: every record with an identity: `XREF_SCHEMA`.
         golden: one golden record per `customer_key`.
         history: merges, splits and retirements of earlier keys.
-        unresolved: per source, the records with no identity to resolve (`source`, `records`).
+        unresolved: the records with no identity to resolve (`source`, `source_record_id`).
     """
 
     xref: pl.DataFrame
@@ -101,9 +101,8 @@ def resolve_identities(
     )
     unresolved = (
         records.join(xref, on=["source", "source_record_id"], how="anti")
-        .group_by("source")
-        .agg(records=pl.len().cast(pl.Int64))
-        .sort("source")
+        .select("source", "source_record_id")
+        .sort("source", "source_record_id")
     )
     return Resolution(xref=xref, golden=golden, history=history, unresolved=unresolved)
 
