@@ -35,6 +35,9 @@ from transforms.identity.resolve import resolve_identities
 
 # The xref snapshot summary entry naming the staging snapshots it resolved.
 RESOLVED_SNAPSHOTS = "c360.resolved-snapshots"
+# ... and the next customer key to mint: kept with the commit that makes keys official, so
+# a re-run after a crash mints exactly the keys the crashed run's history already names.
+NEXT_KEY = "c360.next-key"
 STAGING_DEFS: dict[str, TableDef] = {t.name: t for t in staging.TABLES}
 
 
@@ -61,20 +64,18 @@ def staging_snapshots(catalog: Catalog) -> str:
     return ",".join(parts)
 
 
-def _resolved_snapshots(catalog: Catalog) -> str | None:
+def _xref_property(catalog: Catalog, name: str) -> str | None:
     snapshot = ensure_table(catalog, staging.CUSTOMER_XREF).current_snapshot()
-    return snapshot.summary.get(RESOLVED_SNAPSHOTS) if snapshot and snapshot.summary else None
+    return snapshot.summary.get(name) if snapshot and snapshot.summary else None
+
+
+def _largest_key(xref: pl.DataFrame) -> int:
+    return int(xref.select(pl.col("customer_key").max().fill_null(0)).item())
 
 
 def next_key(catalog: Catalog, prior: pl.DataFrame) -> int:
-    """One more than any key ever issued, retired keys included."""
-    history = read_rows(catalog, ops.IDENTITY_HISTORY, columns=["old_key", "new_key"])
-    issued = (
-        pl.concat([prior["customer_key"], history["old_key"], history["new_key"]])
-        .cast(pl.Int64)
-        .max()
-    )
-    return int(issued or 0) + 1  # type: ignore[arg-type]
+    """The next customer key to mint: above every key ever committed, retired ones too."""
+    return max(int(_xref_property(catalog, NEXT_KEY) or 1), _largest_key(prior) + 1)
 
 
 def resolve_lakehouse(catalog: Catalog, truth_dir: Path | None, *, run_id: str) -> ResolveOutcome:
@@ -88,7 +89,7 @@ def resolve_lakehouse(catalog: Catalog, truth_dir: Path | None, *, run_id: str) 
     """
     started = time.perf_counter()
     read = staging_snapshots(catalog)
-    if read == _resolved_snapshots(catalog):
+    if read == _xref_property(catalog, RESOLVED_SNAPSHOTS):
         return ResolveOutcome("unchanged")
     staged = {
         name: read_rows(catalog, STAGING_DEFS[name], columns=STAGING_COLUMNS[name])
@@ -98,7 +99,8 @@ def resolve_lakehouse(catalog: Catalog, truth_dir: Path | None, *, run_id: str) 
     prior = read_rows(
         catalog, staging.CUSTOMER_XREF, columns=["source", "source_record_id", "customer_key"]
     )
-    resolution = resolve_identities(records, prior, next_key(catalog, prior))
+    first_new = next_key(catalog, prior)
+    resolution = resolve_identities(records, prior, first_new)
     prior_snapshot = ensure_table(catalog, staging.CUSTOMER_XREF).current_snapshot()
     batch = content_batch_id("resolve", read, str(prior_snapshot and prior_snapshot.snapshot_id))
     now = datetime.now(UTC)
@@ -142,7 +144,10 @@ def resolve_lakehouse(catalog: Catalog, truth_dir: Path | None, *, run_id: str) 
             batch_id=batch,
             run_id=run_id,
             mode="overwrite",
-            properties={RESOLVED_SNAPSHOTS: read},
+            properties={
+                RESOLVED_SNAPSHOTS: read,
+                NEXT_KEY: str(max(first_new, _largest_key(resolution.xref) + 1)),
+            },
             commit_empty=True,
         )
     )

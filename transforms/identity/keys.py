@@ -153,9 +153,13 @@ def _history(
     previous: pl.DataFrame,
     next_key: int,
 ) -> pl.DataFrame:
-    moves = overlap.join(
-        owners.select("old_key", pl.col(CLUSTER_ID).alias("_owner")), on="old_key"
-    ).join(cluster_keys.rename({CUSTOMER_KEY: "new_key"}), on=CLUSTER_ID)
+    # Rechunked: the join can leave an empty first chunk, on which Polars 2.1's `pl.format`
+    # of a when/then/otherwise panics (two keys splitting into new persons, ~1,000 keys).
+    moves = (
+        overlap.join(owners.select("old_key", pl.col(CLUSTER_ID).alias("_owner")), on="old_key")
+        .join(cluster_keys.rename({CUSTOMER_KEY: "new_key"}), on=CLUSTER_ID)
+        .rechunk()
+    )
     old, new, count = pl.col("old_key"), pl.col("new_key"), pl.col("records")
     # A kept key is the one row of its owner cluster where old and new agree: no change.
     merges = moves.filter(pl.col(CLUSTER_ID) == pl.col("_owner"), old != new).select(

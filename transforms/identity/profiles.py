@@ -87,26 +87,26 @@ def attach(records: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         attach_rule=pl.lit(None, pl.String),
     )
     columns = ["source", "source_record_id", "profile_id", "attach_rule"]
-    attached = pl.concat([f.select(columns) for f in (named, referenced, by_device, contacts)])
-    # A ticket quoting an order belongs with that order, whatever email it was sent from.
-    quoted = (
+    orders = pl.concat([f.filter(pl.col("source") == "orders") for f in (referenced, contacts)])
+    # A ticket quoting an order belongs with that order, whatever email it was sent from
+    # (and that email makes no profile of its own).
+    by_order = (
         records.filter(pl.col("order_ref").is_not_null())
-        .select("source", "source_record_id", order_ref="order_ref")
+        .select("source", "source_record_id", "order_ref")
         .join(
-            attached.filter(pl.col("source") == "orders").select(
-                order_ref="source_record_id", order_profile="profile_id"
-            ),
+            orders.select(order_ref="source_record_id", order_profile="profile_id"),
             on="order_ref",
         )
+        .select(
+            "source",
+            "source_record_id",
+            profile_id="order_profile",
+            attach_rule=pl.lit("order_reference"),
+        )
     )
-    by_order = quoted.select(
-        "source",
-        "source_record_id",
-        profile_id="order_profile",
-        attach_rule=pl.lit("order_reference"),
-    )
+    contacts = contacts.join(by_order, on=["source", "source_record_id"], how="anti")
     attached = pl.concat(
-        [attached.join(by_order, on=["source", "source_record_id"], how="anti"), by_order]
+        [f.select(columns) for f in (named, referenced, by_device, contacts, by_order)]
     ).sort("source", "source_record_id")
     profiles = pl.concat(
         [
