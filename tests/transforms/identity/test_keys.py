@@ -224,3 +224,16 @@ def test_a_record_with_two_prior_keys_is_refused() -> None:
 
     with pytest.raises(ValueError, match="prior holds record crm:c1 more than once"):
         assign_keys(_clusters({1: ["crm:c1"]}), prior, next_key=12)
+
+
+def test_many_keys_with_two_splitting_off_into_new_persons() -> None:
+    # A shape that once made Polars panic while writing the split reasons (~1,000 keys).
+    prior = {k: [f"crm:{k:04d}a", f"crm:{k:04d}b"] for k in range(1, 1001)}
+    clusters = {k: [f"crm:{k:04d}a"] if k in (2, 999) else prior[k] for k in prior}
+    clusters |= {2002: ["crm:0002b"], 2999: ["crm:0999b"]}
+
+    result = assign_keys(_clusters(clusters), _prior(prior), next_key=1001)
+
+    assert _history(result) == [(2, 1001, "split", 1), (999, 1002, "split", 1)]
+    assert _keys(result)["crm:0002a"] == 2
+    assert _keys(result)["crm:0999b"] == 1002
