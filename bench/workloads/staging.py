@@ -34,7 +34,11 @@ from transforms.engines import ENGINES, EngineName
 FAULTS = ["null_keys", "duplicate_keys"]
 
 
-def _world(scale: Scale, context: WorkloadContext) -> Settings:
+def simulated_lakehouse(scale: Scale, context: WorkloadContext) -> Settings:
+    """A world of `scale` simulated for two days and ingested into raw, under the workdir.
+
+    Day 1 carries the vendor feeds' null and duplicated keys (`FAULTS`). Nothing is staged.
+    """
     settings = Settings(
         home=(context.workdir / scale.value).resolve(),
         profile=ProfileName.LOCAL,
@@ -97,7 +101,7 @@ def workload(scale: Scale) -> Workload:
     """The engine comparison on a world of `scale`."""
 
     def variants(context: WorkloadContext) -> list[Variant]:
-        settings = _world(scale, context)
+        settings = simulated_lakehouse(scale, context)
         return [_variant(settings, engine) for engine in ENGINES]
 
     suffix = "" if scale is Scale.SMALL else f"_{scale.value}"

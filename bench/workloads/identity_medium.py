@@ -1,0 +1,6 @@
+"""The identity resolution comparison (`bench/workloads/identity.py`) on a `medium` world."""
+
+from bench.workloads.identity import workload
+from c360.settings import Scale
+
+WORKLOAD = workload(Scale.MEDIUM)
