@@ -14,7 +14,9 @@ recall and F1 against the simulator's truth, in percent, overall (`all_p%`, `all
 `all_f1%`) and per source (`crm_p%`, ...). Both are scored on every record, as the
 `all_records` row of `resolution_metrics` is: a record c360 finds no identity for
 (`unresolved`) is a person of its own, as the baseline's records without an email are, and
-an anonymous device's events (`anonymous`) are one person. `persons` is the clusters found.
+an anonymous device's events (`anonymous`) are one person. The `id_` figures score both on
+the records c360 identifies (the scope of `ops.identity_metrics`' goal): the same records
+for both. `persons` is the clusters found.
 """
 
 from __future__ import annotations
@@ -69,11 +71,15 @@ def staged_records(settings: Settings) -> pl.DataFrame:
     )
 
 
-def accuracy(records: pl.DataFrame, keys: pl.DataFrame, truth: pl.DataFrame) -> dict[str, float]:
+def accuracy(
+    records: pl.DataFrame, keys: pl.DataFrame, truth: pl.DataFrame, identified: pl.DataFrame
+) -> dict[str, float]:
     """`persons`, `unresolved`, `anonymous` and pairwise precision, recall and F1 (%) of `keys`.
 
     Every record of `records` is scored: one missing from `keys` (no identity found) is a
-    person of its own.
+    person of its own. The `id_` figures score only the `identified` records (those c360
+    ties to someone: neither anonymous visitors nor without identity), as
+    `ops.identity_metrics`' per-source and `all` rows do.
     """
     anonymous = (
         keys.filter(pl.col("match_rule") == ANONYMOUS_DEVICE).height
@@ -96,14 +102,17 @@ def accuracy(records: pl.DataFrame, keys: pl.DataFrame, truth: pl.DataFrame) -> 
         "unresolved": float(alone.height),
         "anonymous": float(anonymous),
     }
-    for row in pairwise_metrics(every, truth).iter_rows(named=True):
-        for metric, short in (("precision", "p"), ("recall", "r"), ("f1", "f1")):
-            scored[f"{row['scope']}_{short}%"] = 100 * row[metric]
+    known = every.join(identified, on=RECORD_KEY, how="semi")
+    for prefix, scope in (("", every), ("id_", known)):
+        for row in pairwise_metrics(scope, truth).iter_rows(named=True):
+            for metric, short in (("precision", "p"), ("recall", "r"), ("f1", "f1")):
+                scored[f"{prefix}{row['scope']}_{short}%"] = 100 * row[metric]
     return scored
 
 
-def _variant(name: str, resolve: Resolver, records: pl.DataFrame, truth: pl.DataFrame) -> Variant:
-    scored = accuracy(records, resolve(records), truth)
+def _variant(
+    name: str, resolve: Resolver, records: pl.DataFrame, scored: dict[str, float]
+) -> Variant:
 
     def prepare() -> Step:
         def step() -> Outcome:
@@ -122,7 +131,14 @@ def workload(scale: Scale) -> Workload:
         settings = simulated_lakehouse(scale, context)
         records = staged_records(settings)
         truth = read_records(settings.sources_dir / "truth")
-        return [_variant(name, resolve, records, truth) for name, resolve in RESOLVERS.items()]
+        resolved = {name: resolve(records) for name, resolve in RESOLVERS.items()}
+        identified = (
+            resolved["c360"].filter(pl.col("match_rule") != ANONYMOUS_DEVICE).select(RECORD_KEY)
+        )
+        return [
+            _variant(name, resolve, records, accuracy(records, resolved[name], truth, identified))
+            for name, resolve in RESOLVERS.items()
+        ]
 
     suffix = "" if scale is Scale.SMALL else f"_{scale.value}"
     return Workload(
