@@ -64,18 +64,8 @@ def staging_snapshots(catalog: Catalog) -> str:
     return ",".join(parts)
 
 
-def _xref_property(catalog: Catalog, name: str) -> str | None:
-    snapshot = ensure_table(catalog, staging.CUSTOMER_XREF).current_snapshot()
-    return snapshot.summary.get(name) if snapshot and snapshot.summary else None
-
-
 def _largest_key(xref: pl.DataFrame) -> int:
     return int(xref.select(pl.col("customer_key").max().fill_null(0)).item())
-
-
-def next_key(catalog: Catalog, prior: pl.DataFrame) -> int:
-    """The next customer key to mint: above every key ever committed, retired ones too."""
-    return max(int(_xref_property(catalog, NEXT_KEY) or 1), _largest_key(prior) + 1)
 
 
 def resolve_lakehouse(catalog: Catalog, truth_dir: Path | None, *, run_id: str) -> ResolveOutcome:
@@ -89,7 +79,9 @@ def resolve_lakehouse(catalog: Catalog, truth_dir: Path | None, *, run_id: str) 
     """
     started = time.perf_counter()
     read = staging_snapshots(catalog)
-    if read == _xref_property(catalog, RESOLVED_SNAPSHOTS):
+    last = ensure_table(catalog, staging.CUSTOMER_XREF).current_snapshot()
+    summary = last.summary if last and last.summary else None
+    if summary and read == summary.get(RESOLVED_SNAPSHOTS):
         return ResolveOutcome("unchanged")
     staged = {
         name: read_rows(catalog, STAGING_DEFS[name], columns=STAGING_COLUMNS[name])
@@ -99,10 +91,10 @@ def resolve_lakehouse(catalog: Catalog, truth_dir: Path | None, *, run_id: str) 
     prior = read_rows(
         catalog, staging.CUSTOMER_XREF, columns=["source", "source_record_id", "customer_key"]
     )
-    first_new = next_key(catalog, prior)
+    # Above every key ever committed, retired ones too.
+    first_new = max(int(summary.get(NEXT_KEY) or 1) if summary else 1, _largest_key(prior) + 1)
     resolution = resolve_identities(records, prior, first_new)
-    prior_snapshot = ensure_table(catalog, staging.CUSTOMER_XREF).current_snapshot()
-    batch = content_batch_id("resolve", read, str(prior_snapshot and prior_snapshot.snapshot_id))
+    batch = content_batch_id("resolve", read, str(last and last.snapshot_id))
     now = datetime.now(UTC)
     writes = [
         write(
