@@ -9,22 +9,17 @@ import polars as pl
 import pytest
 
 from transforms.identity.golden import golden_records
+from transforms.identity.records import RECORD_SCHEMA as IDENTITY_RECORD
 
+# Identity records with their key, as resolution hands them to `golden_records`.
 RECORD_SCHEMA = pl.Schema(
     {
         "customer_key": pl.Int64(),
-        "source": pl.String(),
-        "source_record_id": pl.String(),
-        "first_name": pl.String(),
-        "last_name": pl.String(),
-        "email": pl.String(),
-        "phone": pl.String(),
-        "street": pl.String(),
-        "city": pl.String(),
-        "state": pl.String(),
-        "postcode": pl.String(),
-        "country": pl.String(),
-        "observed_at": pl.Datetime("us", "UTC"),
+        **{
+            c: t
+            for c, t in IDENTITY_RECORD.items()
+            if c not in ("crm_ref", "order_ref", "device_id")
+        },
     }
 )
 
