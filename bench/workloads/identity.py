@@ -35,7 +35,7 @@ from flows.resolve import STAGING_DEFS
 from flows.stage import STAGED, stage_table
 from simulator.truth import read_records
 from transforms.identity.baseline import email_only
-from transforms.identity.metrics import RECORD_KEY, pairwise_metrics
+from transforms.identity.metrics import RECORD_KEY, pairwise_metrics, with_singletons
 from transforms.identity.profiles import ANONYMOUS_DEVICE
 from transforms.identity.records import STAGING_COLUMNS, STAGING_TABLES, identity_records
 from transforms.identity.resolve import XREF_SCHEMA, resolve_identities
@@ -86,17 +86,8 @@ def accuracy(
         if "match_rule" in keys.columns
         else 0
     )
-    keys = keys.select(*RECORD_KEY, "customer_key")
     alone = records.select(RECORD_KEY).join(keys, on=RECORD_KEY, how="anti")
-    first_free = int(keys["customer_key"].max() or 0) + 1  # type: ignore[arg-type]
-    every = pl.concat(
-        [
-            keys,
-            alone.with_row_index("customer_key", offset=first_free).select(
-                *RECORD_KEY, pl.col("customer_key").cast(pl.Int64)
-            ),
-        ]
-    )
+    every = with_singletons(keys, alone)
     scored = {
         "persons": float(every["customer_key"].n_unique()),
         "unresolved": float(alone.height),

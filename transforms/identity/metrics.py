@@ -106,6 +106,15 @@ def pairwise_metrics(xref: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def with_singletons(keyed: pl.DataFrame, alone: pl.DataFrame) -> pl.DataFrame:
+    """`keyed` (`source`, `source_record_id`, `customer_key`) plus each record of `alone` as
+    a person of its own (negative keys, which no resolution issues)."""
+    singletons = alone.select(
+        *RECORD_KEY, customer_key=-pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
+    )
+    return pl.concat([keyed.select(*RECORD_KEY, "customer_key"), singletons])
+
+
 def resolution_metrics(
     xref: pl.DataFrame, unresolved: pl.DataFrame, truth: pl.DataFrame
 ) -> pl.DataFrame:
@@ -124,11 +133,9 @@ def resolution_metrics(
         truth: `source`, `source_record_id`, `person_id`.
     """
     anonymous = pl.col("match_rule") == ANONYMOUS_DEVICE
-    singletons = unresolved.select(
-        *RECORD_KEY, customer_key=-pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
+    overall = pairwise_metrics(with_singletons(xref, unresolved), truth).filter(
+        pl.col("scope") == ALL
     )
-    everything = pl.concat([xref.select(*RECORD_KEY, "customer_key"), singletons])
-    overall = pairwise_metrics(everything, truth).filter(pl.col("scope") == ALL)
     metrics = pl.concat(
         [
             pairwise_metrics(xref.filter(~anonymous), truth),
