@@ -3,56 +3,126 @@
 from __future__ import annotations
 
 import gc
+import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 from dbt.cli.main import dbtRunner, dbtRunnerResult
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from c360.settings import REPO_ROOT, Settings, settings_env
+from simulator.clock import day_start
+from simulator.world import check_world
 
 DBT_PROJECT = REPO_ROOT / "dbt"
+FAILED = {"error", "fail"}
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """How one dbt node (model, snapshot, test, ...) fared in a command."""
+
+    node: str
+    resource_type: str
+    status: str
+    seconds: float
+    message: str
 
 
 class DbtFailedError(RuntimeError):
-    """A dbt command failed; the message lists the failing nodes."""
+    """A dbt command failed; the message lists the failing nodes, `nodes` has them all."""
+
+    def __init__(self, message: str, nodes: list[NodeResult]) -> None:
+        super().__init__(message)
+        self.nodes = nodes
 
 
-def run_dbt(settings: Settings, command: list[str]) -> dbtRunnerResult:
+def dbt_vars(settings: Settings) -> dict[str, Any]:
+    """The project variables a build gets from the world it models.
+
+    `snapshot_at`, the end of the newest simulated day, is when the snapshots say a change
+    took effect: a rebuild of the same data, on any target, dates every version the same.
+    Without a simulated world (real sources) dbt falls back to the current time.
+    """
+    world = check_world(settings)
+    if world is None:
+        return {}
+    return {"snapshot_at": day_start(world.day + 1).isoformat()}
+
+
+def run_dbt(
+    settings: Settings, command: list[str], profiles_dir: Path = DBT_PROJECT
+) -> dbtRunnerResult:
     """Run a dbt command on the project in `dbt/` against the settings' target.
 
-    Artifacts and logs go under `$C360_HOME/dbt`, never into the repository.
+    Artifacts and logs go under `$C360_HOME/dbt`, never into the repository; the world's
+    variables (`dbt_vars`) are passed to every command. `profiles_dir` holds the
+    `profiles.yml` to use (the project's own by default).
 
     Raises:
         DbtFailedError: the command failed (a model error or a failing test).
     """
-    # dbt resolves env_var() in profiles.yml, and its lakehouse plugin loads settings, from
-    # the process environment: hand it the settings in force.
-    os.environ.update(settings_env(settings))
-    os.environ.setdefault("DO_NOT_TRACK", "1")
     settings.dbt_dir.mkdir(parents=True, exist_ok=True)
     args = [
         *command,
         "--project-dir",
         str(DBT_PROJECT),
         "--profiles-dir",
-        str(DBT_PROJECT),
+        str(profiles_dir),
         "--target",
         settings.dbt_target,
         "--target-path",
         str(settings.dbt_dir / "target"),
         "--log-path",
         str(settings.dbt_dir / "logs"),
+        "--vars",
+        json.dumps(dbt_vars(settings)),
     ]
     try:
-        result = dbtRunner().invoke(args)
+        with _environment({"DO_NOT_TRACK": "1", **settings_env(settings)}):
+            result = dbtRunner().invoke(args)
     finally:
         _release_duckdb()
     if not result.success:
-        raise DbtFailedError(f"dbt {' '.join(command)} failed: {_failures(result)}")
+        raise DbtFailedError(
+            f"dbt {' '.join(command)} failed: {_failures(result)}", node_results(result)
+        )
     return result
+
+
+def node_results(result: dbtRunnerResult) -> list[NodeResult]:
+    """Each node the command ran, in the order dbt finished them."""
+    return [
+        NodeResult(
+            node=r.node.name,
+            resource_type=str(r.node.resource_type),
+            status=str(r.status),
+            seconds=round(r.execution_time, 3),
+            message=" ".join(str(r.message or "").split()),
+        )
+        for r in getattr(result.result, "results", [])
+    ]
+
+
+@contextmanager
+def _environment(variables: dict[str, str]) -> Iterator[None]:
+    # dbt resolves env_var() in profiles.yml, and its lakehouse plugin loads settings, from
+    # the process environment: it gets the settings in force for the command, and the
+    # process gets its own environment back afterwards.
+    saved = dict(os.environ)
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def _release_duckdb() -> None:
@@ -65,11 +135,7 @@ def _release_duckdb() -> None:
 def _failures(result: dbtRunnerResult) -> str:
     if result.exception is not None:
         return " ".join(str(result.exception).split())
-    failed = [
-        f"{r.node.name} ({r.status})"
-        for r in getattr(result.result, "results", [])
-        if str(r.status) in {"error", "fail"}
-    ]
+    failed = [f"{n.node} ({n.status})" for n in node_results(result) if n.status in FAILED]
     return ", ".join(failed) or "see $C360_HOME/dbt/logs/dbt.log"
 
 
@@ -80,12 +146,33 @@ def excluding(paused_tables: Sequence[str]) -> list[str]:
     return ["--exclude", *selectors] if selectors else []
 
 
+def publish_node_results(nodes: list[NodeResult]) -> None:
+    """Show every node's result in the Prefect UI (a table artifact on the run) and log
+    each failure by name."""
+    logger = get_run_logger()
+    for n in nodes:
+        if n.status in FAILED:
+            logger.error("dbt %s %s: %s (%s)", n.resource_type, n.node, n.status, n.message)
+    failed = sum(n.status in FAILED for n in nodes)
+    create_table_artifact(
+        key="dbt-build",
+        table=[asdict(n) for n in nodes],
+        description=f"dbt build: {len(nodes)} nodes, {failed} failed or errored",
+    )
+
+
 @task(cache_policy=NO_CACHE)
 def dbt_build(settings: Settings, paused_tables: Sequence[str] = ()) -> int:
     """`dbt build`: seeds, models, snapshots and tests, except what depends on a paused
-    feed. Returns the number of nodes run."""
-    result = run_dbt(settings, ["build", *excluding(paused_tables)])
-    return len(getattr(result.result, "results", []))
+    feed. Returns the number of nodes run; every node's result is shown on the run."""
+    try:
+        result = run_dbt(settings, ["build", *excluding(paused_tables)])
+    except DbtFailedError as failure:
+        publish_node_results(failure.nodes)
+        raise
+    nodes = node_results(result)
+    publish_node_results(nodes)
+    return len(nodes)
 
 
 @flow(name="model")

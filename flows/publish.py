@@ -15,8 +15,8 @@ from catalog.tables import curated
 from catalog.tables.definition import TableDef
 from catalog.writer import WriteResult, content_batch_id, write
 
-# dbt relation -> the curated table it is published as.
-PUBLISHED: dict[str, TableDef] = {"marts.customers": curated.CUSTOMERS}
+# dbt relation -> the curated table it is published as: every contracted mart.
+PUBLISHED: dict[str, TableDef] = {f"marts.{table.name}": table for table in curated.TABLES}
 
 
 def publish_model(
@@ -29,7 +29,7 @@ def publish_model(
     """
     order = ", ".join(target.identifier)
     with duckdb.connect(str(database), read_only=True) as con:
-        data = con.sql(f"select * from {relation} order by {order}").fetch_arrow_table()
+        data = con.sql(f"select * from {relation} order by {order}").to_arrow_table()
     batch_id = content_batch_id(target.identifier_name, data)
     return write(catalog, target, data, batch_id=batch_id, run_id=run_id, mode="overwrite")
 
