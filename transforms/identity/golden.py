@@ -5,10 +5,14 @@ legacy, clickstream. Legacy ranks low because it is frozen and its contacts go s
 
 | Attribute | Winning value (ties broken left to right) |
 |---|---|
-| first_name, last_name | most frequent -> most trusted source -> most recent -> smallest value |
+| first_name, last_name | most frequent* -> most trusted source -> most recent -> smallest value |
 | email | most trusted source -> most recent -> most frequent -> smallest value |
-| phone | most frequent -> most trusted source -> most recent -> smallest value |
+| phone | most frequent* -> most trusted source -> most recent -> smallest value |
 | address | most recent -> most trusted source -> smallest source_record_id |
+
+*Frequency counts the records of live sources only: the frozen legacy export
+(`FROZEN_SOURCES`) never learns of a change, so its copies would outvote a name change
+the CRM has seen. Its value still wins where no live record has one.
 
 The address (street, city, state, postcode, country) is taken whole from one record, of
 the records that have a street.
@@ -38,6 +42,7 @@ SOURCE_TRUST: tuple[str, ...] = (
     "legacy",
     "clickstream",
 )
+FROZEN_SOURCES: tuple[str, ...] = ("legacy",)
 
 KEY, SOURCE, RECORD_ID, OBSERVED_AT = "customer_key", "source", "source_record_id", "observed_at"
 NAMES = ("first_name", "last_name")
@@ -113,7 +118,7 @@ def _winning_value(
 ) -> pl.LazyFrame:
     """Each person's winning value of `attribute` and the record it came from.
 
-    `order` ranks a person's candidate values by `_count` (records carrying the value) and
+    `order` ranks a person's candidate values by `_count` (live records carrying it) and
     the `_trust` and `observed_at` of the best record carrying it; the value itself breaks
     what ties remain.
     """
@@ -121,7 +126,7 @@ def _winning_value(
         trusted.filter(pl.col(attribute).is_not_null())
         .group_by(KEY, attribute)
         .agg(
-            pl.len().alias(_COUNT),
+            pl.col(SOURCE).is_in(FROZEN_SOURCES).not_().sum().alias(_COUNT),
             _first_by(
                 [_TRUST, OBSERVED_AT, SOURCE, RECORD_ID],
                 by=[_TRUST, OBSERVED_AT, RECORD_ID],

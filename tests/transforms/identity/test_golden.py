@@ -56,6 +56,18 @@ def test_a_typo_loses_to_the_spelling_most_records_agree_on() -> None:
     assert (golden["last_name"], golden["last_name_source"]) == ("Smith", "crm:c1")
 
 
+def test_the_frozen_legacy_export_does_not_outvote_a_name_change() -> None:
+    married = _golden(
+        {"source": "crm", "source_record_id": "c1", "last_name": "Huff"},
+        {"source": "marketing", "source_record_id": "m1", "last_name": "Wade"},
+        {"source": "legacy", "source_record_id": "g1", "last_name": "Wade"},
+    )
+    only_legacy = _golden({"source": "legacy", "source_record_id": "g1", "last_name": "Wade"})
+
+    assert (married["last_name"], married["last_name_source"]) == ("Huff", "crm:c1")
+    assert (only_legacy["last_name"], only_legacy["last_name_source"]) == ("Wade", "legacy:g1")
+
+
 def test_names_equally_frequent_go_to_the_most_trusted_source() -> None:
     golden = _golden(
         {"source": "legacy", "source_record_id": "g1", "first_name": "Kate"},
