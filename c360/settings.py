@@ -7,6 +7,7 @@ Nothing else in the code base reads `os.environ`.
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
@@ -237,6 +238,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         if isinstance(value, dict):
             for key, item in value.items():
                 flatten(f"{prefix}__{key.upper()}", item)
+        elif isinstance(value, list):
+            env[prefix] = json.dumps(value)  # pydantic-settings reads lists as JSON
         elif value is not None:
             env[prefix] = str(value)
 

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from c360.settings import ProfileName, Settings, load_settings
+from c360.settings import (
+    CatalogSettings,
+    ProfileName,
+    S3Settings,
+    Settings,
+    load_settings,
+    settings_env,
+)
 from catalog.factory import catalog_properties
 
 
@@ -120,3 +127,18 @@ def test_cloud_profile_uses_glue_in_the_s3_region(tmp_path: Path) -> None:
         "s3.region": "us-east-1",
         "glue.region": "us-east-1",
     }
+
+
+def test_settings_env_loads_back_the_same_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = load_settings(
+        home=tmp_path,
+        scale="tiny",
+        simulator={"faults": ["null_keys", "duplicate_keys"], "fault_day": 1},
+        catalog=CatalogSettings(s3=S3Settings(region="eu-west-1")),
+    )
+    for name, value in settings_env(settings).items():
+        monkeypatch.setenv(name, value)
+
+    assert load_settings() == settings
