@@ -55,6 +55,10 @@ EngineOption = Annotated[
 ]
 
 
+# dbt commands that read the sources: on prod they need staging loaded into Snowflake.
+LOADING_COMMANDS = {"build", "run", "snapshot", "test"}
+
+
 class UserError(Exception):
     """An error the user can fix; shown as one line, no traceback."""
 
@@ -409,8 +413,11 @@ def model(
 ) -> None:
     """Run dbt on the project in dbt/ against a target (the curated models)."""
     settings = _settings(dbt_target=target)
-    from flows.model import run_dbt
+    from flows.model import load_prod_sources, run_dbt
 
+    if settings.dbt_target == "prod" and command in LOADING_COMMANDS:
+        loaded = load_prod_sources(settings)
+        console.print(f"loaded {sum(loaded.values()):,} staging rows into Snowflake")
     run_dbt(settings, [command])
 
 

@@ -87,6 +87,27 @@ class SourceSettings(BaseModel):
     capture_overlap_minutes: int = 240
 
 
+class SnowflakeSettings(BaseModel):
+    """The dbt `prod` target's Snowflake account (`C360_SNOWFLAKE__*`).
+
+    Sign in with `password`, or with a key pair when `private_key_path` is set (and
+    `private_key_passphrase` if the key is encrypted). `host`, `port` and `protocol` reach
+    an emulator or a private endpoint; unset, the account's own endpoint is used.
+    """
+
+    account: str | None = None
+    user: str | None = None
+    password: str | None = None
+    private_key_path: str | None = None
+    private_key_passphrase: str | None = None
+    role: str | None = None
+    warehouse: str | None = None
+    database: str = "C360"
+    host: str | None = None
+    port: int = 443
+    protocol: Literal["https", "http"] = "https"
+
+
 FAULTS = ("schema_drift", "malformed_files", "null_keys", "duplicate_keys", "clock_skew")
 
 
@@ -176,6 +197,7 @@ class Settings(BaseSettings):
     sources: SourceSettings = Field(default_factory=SourceSettings)
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
     dbt_target: str = "dev"
+    snowflake: SnowflakeSettings = Field(default_factory=SnowflakeSettings)
     # The staging engine: polars (default), duckdb, or spark (the `spark` extra and Java 17).
     engine: Literal["polars", "duckdb", "spark"] = "polars"
     # Where the data contracts are read from; empty: the ones shipped in catalog/contracts/.
@@ -251,6 +273,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "C360_PROFILE": settings.profile.value,
         "C360_DBT_TARGET": settings.dbt_target,
     }
+    # Written out whole, defaults too: dbt/profiles.yml reads the prod target from them.
+    for key, value in settings.snowflake.model_dump(mode="json").items():
+        env[f"C360_SNOWFLAKE__{key.upper()}"] = "" if value is None else str(value)
     return env
 
 

@@ -6,7 +6,7 @@ import gc
 import json
 import os
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,8 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from c360.settings import REPO_ROOT, Settings, settings_env
+from catalog import snowflake_load
+from catalog.factory import open_catalog
 from simulator.clock import day_start
 from simulator.world import check_world
 
@@ -175,8 +177,25 @@ def dbt_build(settings: Settings, paused_tables: Sequence[str] = ()) -> int:
     return len(nodes)
 
 
+def load_prod_sources(settings: Settings) -> dict[str, int]:
+    """Load the staging tables into the prod target's Snowflake database, where its dbt
+    sources live (dev reads them in place). Returns the rows loaded per table."""
+    with closing(snowflake_load.connect(settings.snowflake)) as connection:
+        return snowflake_load.load_staging(
+            open_catalog(settings), connection, settings.snowflake.database
+        )
+
+
+@task(retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def load_snowflake_sources(settings: Settings) -> dict[str, int]:
+    """Replace the prod target's staging tables with the lakehouse's."""
+    return load_prod_sources(settings)
+
+
 @flow(name="model")
 def model_flow(settings: Settings, paused_tables: Sequence[str] = ()) -> int:
-    """Build and test the dbt project on the settings' target, skipping paused feeds'
-    downstream models."""
+    """Build and test the dbt project on the settings' target (its sources loaded first
+    on prod), skipping paused feeds' downstream models."""
+    if settings.dbt_target == "prod":
+        load_snowflake_sources(settings)
     return dbt_build(settings, paused_tables)

@@ -18,11 +18,13 @@ final as (
 
     select
         customers.customer_id,
-        trim(concat_ws(' ', customers.first_name, customers.last_name)) as full_name,
+        trim(
+            {{ dbt.concat(["coalesce(customers.first_name, '')", "' '", "coalesce(customers.last_name, '')"]) }}
+        ) as full_name,
         customers.email,
         customers.phone,
         customers.signup_date,
-        cast(date_diff('day', customers.signup_date, as_of.as_of_date) as integer) as tenure_days,
+        cast({{ dbt.datediff('customers.signup_date', 'as_of.as_of_date', 'day') }} as integer) as tenure_days,
         customers.lifetime_value,
         case
             when customers.lifetime_value >= 500 then 'high'
