@@ -5,6 +5,7 @@ published to `curated` with the run id."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -146,3 +147,26 @@ def test_a_failing_dbt_test_fails_the_task_and_is_named_on_the_run(
     failed = [r for r in _artifact_rows("dbt-build") if r["status"] == "fail"]
     assert [r["node"] for r in failed] == ["unique_stg_crm__customers_customer_id"]
     assert failed[0]["resource_type"] == "test"
+
+
+def test_every_model_and_each_of_its_columns_is_documented(
+    world: tuple[Settings, Catalog], built: Path
+) -> None:
+    settings, _ = world
+    manifest = json.loads((settings.dbt_dir / "target" / "manifest.json").read_text())
+    nodes = [n for n in manifest["nodes"].values() if n["resource_type"] in {"model", "snapshot"}]
+    assert {n["name"] for n in nodes} >= {t.name for t in curated.TABLES}
+    with duckdb.connect(str(built), read_only=True) as con:
+        for node in nodes:
+            assert node["description"], node["name"]
+            columns = con.execute(
+                "select column_name from information_schema.columns"
+                " where table_schema = ? and table_name = ?",
+                [node["schema"], node["alias"]],
+            ).fetchall()
+            assert columns, node["name"]
+            documented = {c for c, doc in node["columns"].items() if doc["description"]}
+            missing = {c for (c,) in columns} - documented
+            if node["resource_type"] == "snapshot":
+                missing = {c for c in missing if not c.startswith("dbt_")}
+            assert not missing, f"{node['name']}: {sorted(missing)} undocumented"
