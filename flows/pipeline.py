@@ -83,6 +83,9 @@ def pipeline(settings: Settings, run_id: str) -> PipelineResult:
     quality = quality_task(settings, run_id)
     paused = [o.table for o in staged if o.status == "paused"]
     dbt_nodes = model_flow(settings, paused)
-    writes += publish_flow(settings, run_id)
+    # A dev build's marts are in DuckDB and become the curated tables; prod's stay in
+    # Snowflake, where its readers are.
+    if settings.dbt_target == "dev":
+        writes += publish_flow(settings, run_id)
     record_run_task(settings, run_id, started_at, writes)
     return PipelineResult(run_id, simulation, writes, staged, quality, dbt_nodes, identity)
