@@ -1,9 +1,9 @@
 """dim_customer's SCD2 history against the simulator's truth.
 
 The pipeline lives several simulated days at `tiny` scale, one at a time (simulate, ingest,
-stage, resolve, `dbt snapshot`), then builds dim_customer and its invariant tests. Every
-life event is looked for in dim_customer at its day's snapshot time, on the customer keys
-of the person's records it changed.
+stage, resolve, the snapshot's upstream models, `dbt snapshot`), then builds dim_customer
+and its invariant tests. Every life event is looked for in dim_customer at its day's
+snapshot time, on the customer keys of the person's records it changed.
 
 A life event is observable when it changed a source record the tracked attributes are read
 from: a CRM record's address, email, last name or activity (or deleted it), a loyalty
@@ -112,8 +112,8 @@ def _live(settings: Settings, catalog: Catalog) -> History:
         ingest_everything(settings, catalog, run_id)
         stage_everything(settings, catalog, run_id)
         resolve_lakehouse(catalog, settings.sources_dir / "truth", run_id=run_id)
-        if day == 0:
-            run_dbt(settings, ["run", "--select", "+int_customers_enriched"])
+        # The snapshot reads int_customers_enriched, a table: rebuild it from the day's data.
+        run_dbt(settings, ["run", "--select", "+int_customers_enriched"])
         run_dbt(settings, ["snapshot"])
         days.append(_observe(catalog))
     database = str(settings.dbt_dir / "c360.duckdb")
