@@ -26,7 +26,7 @@ from catalog.reader import read_rows
 from catalog.tables import curated, staging
 from catalog.writer import RUN_ID
 from flows.model import DbtFailedError, dbt_build
-from flows.publish import publish_model
+from flows.publish import built_marts, publish_model
 from flows.resolve import resolve_lakehouse
 from simulator.world import simulate
 from tests.duckdb_frames import utc_frame
@@ -170,3 +170,13 @@ def test_every_model_and_each_of_its_columns_is_documented(
             if node["resource_type"] == "snapshot":
                 missing = {c for c in missing if not c.startswith("dbt_")}
             assert not missing, f"{node['name']}: {sorted(missing)} undocumented"
+
+
+def test_only_the_marts_dbt_has_built_are_published(tmp_path: Path) -> None:
+    database = tmp_path / "c360.duckdb"
+    assert built_marts(database) == []
+    with duckdb.connect(str(database)) as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.fct_orders (order_id varchar)")
+        con.execute("create table marts.not_a_mart (x integer)")
+    assert built_marts(database) == ["marts.fct_orders"]
