@@ -123,20 +123,37 @@ def run(
     scale: ScaleOption = None,
     seed: SeedOption = None,
     engine: EngineOption = None,
+    days: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Advance the simulated world N days, running the pipeline once per day "
+            "(a new world runs its day 0 first).",
+        ),
+    ] = 0,
 ) -> None:
     """Run the whole pipeline: sources -> raw -> staging -> dbt -> curated."""
     settings = _settings(profile=profile, scale=scale, seed=seed, engine=engine)
     from flows.pipeline import pipeline, preflight
+    from simulator.world import check_world
 
     preflight(settings)
-    run_id = new_run_id()
+    advances = [1] * days
+    if not advances or check_world(settings) is None:
+        advances.insert(0, 0)
     console.print(
-        f"[bold]c360 run[/] {run_id}: profile [cyan]{settings.profile}[/], scale "
+        f"[bold]c360 run[/]: profile [cyan]{settings.profile}[/], scale "
         f"[cyan]{settings.scale}[/] ({settings.people:,} people), seed {settings.seed}, "
-        f"home {settings.home}"
+        f"home {settings.home}, {len(advances)} run(s)"
     )
+    timings: list[tuple[str, int, float]] = []
     started = time.perf_counter()
-    result = pipeline(settings, run_id)
+    for advance in advances:
+        run_id = new_run_id()
+        run_started = time.perf_counter()
+        result = pipeline(settings, run_id, advance)
+        timings.append((run_id, result.simulation.day, time.perf_counter() - run_started))
+        console.print(f"run {run_id}: day {result.simulation.day} in {timings[-1][2]:.1f} s")
     elapsed = time.perf_counter() - started
     _print_staging(result.staged)
     if result.identity is not None:
@@ -145,6 +162,17 @@ def run(
 
     console.print(format_results(result.quality))
     _print_summary(settings, result.writes, elapsed)
+    if len(timings) > 1:
+        _print_runs(timings)
+
+
+def _print_runs(timings: list[tuple[str, int, float]]) -> None:
+    table = Table(title="runs, one per simulated day", title_justify="left")
+    for column in ("run", "day", "seconds"):
+        table.add_column(column, justify="left" if column == "run" else "right")
+    for run_id, day, seconds in timings:
+        table.add_row(run_id, str(day), f"{seconds:.1f}")
+    console.print(table)
 
 
 def _print_staging(outcomes: list[StageOutcome]) -> None:

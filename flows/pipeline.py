@@ -36,9 +36,10 @@ class PipelineResult:
 
 
 @task(cache_policy=NO_CACHE)
-def simulate_task(settings: Settings) -> SimulationReport:
-    """Emit the simulated world into every source system."""
-    return simulate(settings)
+def simulate_task(settings: Settings, days: int = 0) -> SimulationReport:
+    """Advance the simulated world `days` days (0: make sure day 0 exists) and emit it
+    into every source system."""
+    return simulate(settings, days=days)
 
 
 @task(cache_policy=NO_CACHE)
@@ -70,11 +71,12 @@ def preflight(settings: Settings) -> None:
 
 
 @flow(name="c360-pipeline")
-def pipeline(settings: Settings, run_id: str) -> PipelineResult:
-    """Sources to curated tables, end to end, on the settings' profile."""
+def pipeline(settings: Settings, run_id: str, advance_days: int = 0) -> PipelineResult:
+    """Sources to curated tables, end to end, on the settings' profile, after advancing
+    the simulated world `advance_days` days."""
     started_at = datetime.now(UTC)
     prepare_lakehouse(settings)
-    simulation = simulate_task(settings)
+    simulation = simulate_task(settings, advance_days)
     writes = ingest_flow(settings, run_id)
     staged = stage_flow(settings, run_id)
     writes += [w for outcome in staged for w in outcome.writes]

@@ -269,3 +269,24 @@ def test_every_identified_record_resolves_to_one_customer_measured_against_the_t
     assert overall["records"].item() == identified
     assert everything["records"].item() == identified + overall["unresolved"].item()
     assert "identity resolution vs the simulator's truth" in lakehouse.output
+
+
+# Advances the world: keep it the module's last test.
+def test_days_run_the_pipeline_once_per_new_day_with_each_runs_time(
+    lakehouse: Lakehouse, rerun: tuple[dict[str, int], dict[str, int | None]]
+) -> None:
+    runs_before = lakehouse.rows("ops.pipeline_runs").height
+
+    advanced = c360(lakehouse.home, "run", "--scale", "tiny", "--days", "2")
+
+    _ran(advanced)
+    runs = lakehouse.rows("ops.pipeline_runs").sort("started_at")
+    assert runs.height == runs_before + 2
+    new_runs = runs["run_id"].tail(2).to_list()
+    for run_id, day in zip(new_runs, (1, 2), strict=True):
+        assert f"run {run_id}: day {day} in " in advanced.stdout
+    assert "runs, one per simulated day" in advanced.stdout
+    # Each day's CRM changes reached the curated zone: staging and curated agree again.
+    staged = lakehouse.rows("staging.crm_customers")
+    assert lakehouse.rows("curated.customers").height == staged.height
+    assert read_manifest(lakehouse.settings.sources_dir / "truth")["day"].max() == 2
