@@ -61,6 +61,10 @@ contracts *args:
 catalog:
     c360 catalog
 
+# List the pipeline runs recorded in ops, newest first (`just runs --limit 5`)
+runs *args:
+    c360 runs "$@"
+
 # Run dbt against a target (`just model --target prod`)
 model *args:
     c360 model "$@"

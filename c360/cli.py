@@ -415,6 +415,34 @@ def ingest(
         console.print(f"{w.table}: {state}")
 
 
+@app.command()
+def runs(
+    profile: ProfileOption = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many runs, newest first.")] = 20,
+) -> None:
+    """List the pipeline runs recorded in `ops`: when, how long, from which code, and
+    what each wrote."""
+    settings = _settings(profile=profile)
+    from catalog.factory import open_catalog
+    from catalog.run_log import run_history
+
+    history = run_history(open_catalog(settings), limit)
+    if history.is_empty():
+        console.print(f"no runs recorded in {settings.home} yet: `c360 run` makes one")
+        return
+    # Plain aligned lines, not a table: run ids stay whole and greppable at any width.
+    console.print(
+        f"{'run':<24} {'started (UTC)':<19} {'status':<10} {'seconds':>8} {'code':<12} "
+        f"{'tables':>6} {'rows written':>12}"
+    )
+    for r in history.iter_rows(named=True):
+        console.print(
+            f"{r['run_id']:<24} {r['started_at']:%Y-%m-%d %H:%M:%S} {r['status']:<10} "
+            f"{r['duration_s']:>8.1f} {r['code_version'] or '-':<12} "
+            f"{r['tables_written']:>6,} {r['rows_written']:>12,}"
+        )
+
+
 @app.command("catalog")
 def show_catalog(profile: ProfileOption = None) -> None:
     """Print the catalog settings an outside reader needs, and how to use them."""

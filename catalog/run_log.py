@@ -10,6 +10,7 @@ import polars as pl
 from pyiceberg.catalog import Catalog
 
 from c360.settings import REPO_ROOT, Settings
+from catalog.reader import read_rows
 from catalog.tables import ops
 from catalog.writer import WriteResult, write
 
@@ -73,3 +74,23 @@ def record_run(
         }
     )
     write(catalog, ops.PIPELINE_RUNS, summary, batch_id=f"{run.run_id}:run", run_id=run.run_id)
+
+
+def run_history(catalog: Catalog, limit: int | None = None) -> pl.DataFrame:
+    """The recorded runs, newest first, each with how many tables it committed to and the
+    rows it wrote."""
+    runs = read_rows(catalog, ops.PIPELINE_RUNS)
+    writes = (
+        read_rows(catalog, ops.TABLE_WRITES)
+        .group_by("run_id")
+        .agg(
+            pl.len().cast(pl.Int64).alias("tables_written"),
+            pl.col("rows_written").sum().alias("rows_written"),
+        )
+    )
+    history = (
+        runs.join(writes, on="run_id", how="left")
+        .with_columns(pl.col("tables_written", "rows_written").fill_null(0))
+        .sort("started_at", descending=True)
+    )
+    return history if limit is None else history.head(limit)

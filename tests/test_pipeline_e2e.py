@@ -290,3 +290,9 @@ def test_days_run_the_pipeline_once_per_new_day_with_each_runs_time(
     staged = lakehouse.rows("staging.crm_customers")
     assert lakehouse.rows("curated.customers").height == staged.height
     assert read_manifest(lakehouse.settings.sources_dir / "truth")["day"].max() == 2
+    # `c360 runs` lists them, newest first.
+    listed = c360(lakehouse.home, "runs", "--limit", "2")
+    _ran(listed)
+    lines = listed.stdout.splitlines()
+    assert [line.split()[0] for line in lines[1:]] == new_runs[::-1]
+    assert all(" completed " in line for line in lines[1:])
