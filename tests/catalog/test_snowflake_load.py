@@ -25,7 +25,10 @@ PAYMENTS = staging.ORDERS_PAYMENTS
 
 @pytest.fixture(scope="module")
 def snowflake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnowflakeConnection]:
-    with running_fakesnow(tmp_path_factory.mktemp("fakesnow")) as server, server.connect() as con:
+    with (
+        running_fakesnow(tmp_path_factory.mktemp("fakesnow")) as server,
+        server.connect(DATABASE) as con,
+    ):
         con.cursor().execute(f"create database if not exists {DATABASE}")
         yield con
 

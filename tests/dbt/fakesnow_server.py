@@ -17,19 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import snowflake.connector
 from snowflake.connector import SnowflakeConnection
 
 from c360.settings import REPO_ROOT, SnowflakeSettings
+from catalog import snowflake_load
 
 LOCALHOST = "127.0.0.1"
 SERVER_PROJECT = REPO_ROOT / "tools" / "fakesnow"
 # The first start on a fresh machine installs the server's environment (~20 s).
 START_TIMEOUT_S = 180
 STOP_TIMEOUT_S = 20
-# A server error makes the connector retry for minutes: every client call is bounded.
-LOGIN_TIMEOUT_S = 30
-NETWORK_TIMEOUT_S = 180
 ACCOUNT = "fakesnow"
 USER = "c360"
 PASSWORD = "fakesnow"  # fakesnow accepts any; the connector refuses an empty one
@@ -43,19 +40,10 @@ class FakesnowServer:
     port: int
     log: Path
 
-    def connect(self, database: str | None = None) -> SnowflakeConnection:
-        """A Snowflake connector connection to this server, with bounded timeouts."""
-        return snowflake.connector.connect(
-            account=ACCOUNT,
-            user=USER,
-            password=PASSWORD,
-            host=LOCALHOST,
-            port=self.port,
-            protocol="http",
-            database=database,
-            login_timeout=LOGIN_TIMEOUT_S,
-            network_timeout=NETWORK_TIMEOUT_S,
-        )
+    def connect(self, database: str) -> SnowflakeConnection:
+        """A connection to this server as c360 opens one (bounded timeouts), `database`
+        current (created on first use)."""
+        return snowflake_load.connect(self.snowflake_settings(database))
 
     def snowflake_settings(self, database: str) -> SnowflakeSettings:
         """c360's Snowflake settings pointing the prod target at this server."""

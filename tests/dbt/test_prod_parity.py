@@ -70,7 +70,7 @@ def days(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Day]]:
         for name in [n for n in os.environ if n.startswith("C360_")]:
             patch.delenv(name)
         patch.chdir(home)  # so a developer's `.env` in the repo is not read
-        with running_fakesnow(home) as server, server.connect() as snowflake:
+        with running_fakesnow(home) as server, server.connect(DATABASE) as snowflake:
             snowflake.cursor().execute(f"create database if not exists {DATABASE}")
             settings = load_settings(
                 home=home, scale="tiny", snowflake=server.snowflake_settings(DATABASE)
