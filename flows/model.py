@@ -18,7 +18,6 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from c360.settings import REPO_ROOT, Settings, settings_env
-from catalog import snowflake_load
 from catalog.factory import open_catalog
 from simulator.clock import day_start
 from simulator.world import check_world
@@ -180,6 +179,9 @@ def dbt_build(settings: Settings, paused_tables: Sequence[str] = ()) -> int:
 def load_prod_sources(settings: Settings) -> dict[str, int]:
     """Load the staging tables into the prod target's Snowflake database, where its dbt
     sources live (dev reads them in place). Returns the rows loaded per table."""
+    # The Snowflake connector takes seconds to import: only prod pays for it.
+    from catalog import snowflake_load
+
     with closing(snowflake_load.connect(settings.snowflake)) as connection:
         return snowflake_load.load_staging(
             open_catalog(settings), connection, settings.snowflake.database
