@@ -14,7 +14,6 @@ moves, or changes name, without any source saying so.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import duckdb
@@ -88,20 +87,14 @@ class Day:
 
 
 @pytest.fixture(scope="module")
-def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
+def history(tmp_path_factory: pytest.TempPathFactory) -> History:
     home = tmp_path_factory.mktemp("scd2")
-    environ = dict(os.environ)
-    try:
-        with pytest.MonkeyPatch.context() as patch:
-            for name in [n for n in os.environ if n.startswith("C360_")]:
-                patch.delenv(name)
-            patch.chdir(home)  # so a developer's `.env` in the repo is not read
-            settings = load_settings(home=home, scale="tiny", seed=SEED)
-        yield _live(settings, open_catalog(settings))
-    finally:
-        # run_dbt hands dbt the settings through the environment: leave none behind.
-        os.environ.clear()
-        os.environ.update(environ)
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith("C360_")]:
+            patch.delenv(name)
+        patch.chdir(home)  # so a developer's `.env` in the repo is not read
+        settings = load_settings(home=home, scale="tiny", seed=SEED)
+    return _live(settings, open_catalog(settings))
 
 
 def _live(settings: Settings, catalog: Catalog) -> History:
