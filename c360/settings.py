@@ -273,9 +273,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "C360_PROFILE": settings.profile.value,
         "C360_DBT_TARGET": settings.dbt_target,
     }
-    # Written out whole, defaults too: dbt/profiles.yml reads the prod target from them.
-    for key, value in settings.snowflake.model_dump(mode="json").items():
-        env[f"C360_SNOWFLAKE__{key.upper()}"] = "" if value is None else str(value)
+    # Written out with their defaults: dbt/profiles.yml reads the prod target from them.
+    for key, value in settings.snowflake.model_dump(mode="json", exclude_none=True).items():
+        env[f"C360_SNOWFLAKE__{key.upper()}"] = str(value)
     return env
 
 

@@ -11,6 +11,7 @@ from c360.settings import (
     ProfileName,
     S3Settings,
     Settings,
+    SnowflakeSettings,
     load_settings,
     settings_env,
 )
@@ -137,6 +138,7 @@ def test_settings_env_loads_back_the_same_settings(
         scale="tiny",
         simulator={"faults": ["null_keys", "duplicate_keys"], "fault_day": 1},
         catalog=CatalogSettings(s3=S3Settings(region="eu-west-1")),
+        snowflake=SnowflakeSettings(account="acme-eu1", user="c360_loader", port=8443),
     )
     for name, value in settings_env(settings).items():
         monkeypatch.setenv(name, value)
