@@ -1,18 +1,50 @@
-"""The pipeline's own records in the `ops` zone: runs and the tables each one wrote."""
+"""The pipeline's own records in the `ops` zone: runs, the tables each one wrote, and its
+manifest (the snapshot of every table it read and left behind)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Literal
 
 import polars as pl
 from pyiceberg.catalog import Catalog
 
 from c360.settings import REPO_ROOT, Settings
-from catalog.reader import read_rows
+from catalog.reader import equals, read_rows
+from catalog.registry import ensure_table
 from catalog.tables import ops
+from catalog.tables.definition import TableDef
 from catalog.writer import WriteResult, write
+
+Role = Literal["read", "result"]
+
+
+@dataclass(frozen=True)
+class TableSnapshot:
+    """One manifest entry: a table's snapshot as a run read it or left it."""
+
+    table: str
+    role: Role
+    snapshot_id: int | None
+
+
+def current_snapshots(
+    catalog: Catalog, tables: Iterable[TableDef], role: Role
+) -> list[TableSnapshot]:
+    """The current snapshot of each table, as manifest entries."""
+    entries = []
+    for definition in tables:
+        snapshot = ensure_table(catalog, definition).current_snapshot()
+        entries.append(
+            TableSnapshot(
+                definition.identifier_name, role, snapshot.snapshot_id if snapshot else None
+            )
+        )
+    return entries
 
 
 @dataclass(frozen=True)
@@ -21,6 +53,8 @@ class RunRecord:
     status: str
     started_at: datetime
     finished_at: datetime
+    parameters: dict[str, Any] = field(default_factory=dict)
+    manifest: list[TableSnapshot] = field(default_factory=list)
 
     @property
     def duration_s(self) -> float:
@@ -46,7 +80,8 @@ def code_version() -> str | None:
 def record_run(
     catalog: Catalog, settings: Settings, run: RunRecord, writes: list[WriteResult]
 ) -> None:
-    """Append the run and every commit it made to `ops.pipeline_runs`/`ops.table_writes`."""
+    """Append the run, every commit it made and its manifest to `ops.pipeline_runs`,
+    `ops.table_writes` and `ops.run_snapshots`."""
     committed = [w for w in writes if not w.skipped]
     if committed:
         rows = pl.DataFrame(
@@ -60,6 +95,24 @@ def record_run(
             }
         )
         write(catalog, ops.TABLE_WRITES, rows, batch_id=f"{run.run_id}:writes", run_id=run.run_id)
+    if run.manifest:
+        manifest = pl.DataFrame(
+            {
+                "run_id": run.run_id,
+                "table_name": [e.table for e in run.manifest],
+                "role": [e.role for e in run.manifest],
+                "snapshot_id": [e.snapshot_id for e in run.manifest],
+                "recorded_at": run.finished_at,
+            },
+            schema_overrides={"snapshot_id": pl.Int64},
+        )
+        write(
+            catalog,
+            ops.RUN_SNAPSHOTS,
+            manifest,
+            batch_id=f"{run.run_id}:manifest",
+            run_id=run.run_id,
+        )
     summary = pl.DataFrame(
         {
             "run_id": [run.run_id],
@@ -71,6 +124,7 @@ def record_run(
             "finished_at": run.finished_at,
             "duration_s": run.duration_s,
             "code_version": code_version(),
+            "parameters": json.dumps(run.parameters, sort_keys=True),
         }
     )
     write(catalog, ops.PIPELINE_RUNS, summary, batch_id=f"{run.run_id}:run", run_id=run.run_id)
@@ -94,3 +148,13 @@ def run_history(catalog: Catalog, limit: int | None = None) -> pl.DataFrame:
         .sort("started_at", descending=True)
     )
     return history if limit is None else history.head(limit)
+
+
+def run_manifest(catalog: Catalog, run_id: str) -> pl.DataFrame:
+    """The manifest `record_run` wrote for `run_id`: table_name, role, snapshot_id."""
+    return read_rows(
+        catalog,
+        ops.RUN_SNAPSHOTS,
+        equals("run_id", run_id),
+        ["table_name", "role", "snapshot_id"],
+    )

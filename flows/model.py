@@ -53,19 +53,25 @@ def dbt_vars(settings: Settings) -> dict[str, Any]:
     Without a simulated world (real sources) dbt falls back to the current time.
     """
     world = check_world(settings)
-    if world is None:
-        return {}
-    return {"snapshot_at": day_start(world.day + 1).isoformat()}
+    return {} if world is None else day_vars(world.day)
+
+
+def day_vars(day: int) -> dict[str, Any]:
+    """The project variables of a build modelling simulated `day`."""
+    return {"snapshot_at": day_start(day + 1).isoformat()}
 
 
 def run_dbt(
-    settings: Settings, command: list[str], profiles_dir: Path = DBT_PROJECT
+    settings: Settings,
+    command: list[str],
+    profiles_dir: Path = DBT_PROJECT,
+    variables: dict[str, Any] | None = None,
 ) -> dbtRunnerResult:
     """Run a dbt command on the project in `dbt/` against the settings' target.
 
     Artifacts and logs go under `$C360_HOME/dbt`, never into the repository; the world's
-    variables (`dbt_vars`) are passed to every command. `profiles_dir` holds the
-    `profiles.yml` to use (the project's own by default).
+    variables (`dbt_vars`, unless `variables` are given) are passed to every command.
+    `profiles_dir` holds the `profiles.yml` to use (the project's own by default).
 
     Raises:
         DbtFailedError: the command failed (a model error or a failing test).
@@ -84,7 +90,7 @@ def run_dbt(
         "--log-path",
         str(settings.dbt_dir / "logs"),
         "--vars",
-        json.dumps(dbt_vars(settings)),
+        json.dumps(dbt_vars(settings) if variables is None else variables),
     ]
     try:
         with _environment({"DO_NOT_TRACK": "1", **settings_env(settings)}):

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from prefect import flow, task
@@ -12,8 +12,9 @@ from prefect.cache_policies import NO_CACHE
 from c360.settings import Settings
 from catalog.factory import open_catalog
 from catalog.registry import ensure_all
-from catalog.run_log import RunRecord, record_run
+from catalog.run_log import RunRecord, TableSnapshot, record_run
 from catalog.writer import WriteResult
+from flows import manifest
 from flows.ingest import ingest_flow
 from flows.model import model_flow
 from flows.publish import publish_flow
@@ -49,12 +50,36 @@ def prepare_lakehouse(settings: Settings) -> list[str]:
 
 
 @task(cache_policy=NO_CACHE)
+def prior_state_task(settings: Settings) -> list[TableSnapshot]:
+    """The snapshots of the state this run builds on (customer keys, SCD2 history)."""
+    return manifest.prior_state(open_catalog(settings))
+
+
+@task(cache_policy=NO_CACHE)
 def record_run_task(
-    settings: Settings, run_id: str, started_at: datetime, writes: list[WriteResult]
+    settings: Settings,
+    run: RunRecord,
+    writes: list[WriteResult],
 ) -> None:
-    """Write the run and its commits to the `ops` zone."""
-    run = RunRecord(run_id, "completed", started_at, datetime.now(UTC))
-    record_run(open_catalog(settings), settings, run, writes)
+    """Write the run, its commits and its manifest to the `ops` zone: what it read (the
+    prior state, and the raw snapshots staging consumed) and what it left behind."""
+    catalog = open_catalog(settings)
+    read_and_left = [*run.manifest, *manifest.raw_read(catalog), *manifest.results(catalog)]
+    record_run(catalog, settings, replace(run, manifest=read_and_left), writes)
+
+
+def run_parameters(
+    settings: Settings, advance_days: int, simulation: SimulationReport, paused: list[str]
+) -> dict[str, object]:
+    """What a run was asked to do and found, as its manifest records it (`c360 replay`
+    reads it)."""
+    return {
+        "advance_days": advance_days,
+        "world_day": simulation.day,
+        "engine": settings.engine,
+        "dbt_target": settings.dbt_target,
+        "paused": paused,
+    }
 
 
 def preflight(settings: Settings) -> None:
@@ -76,6 +101,7 @@ def pipeline(settings: Settings, run_id: str, advance_days: int = 0) -> Pipeline
     the simulated world `advance_days` days."""
     started_at = datetime.now(UTC)
     prepare_lakehouse(settings)
+    prior = prior_state_task(settings)
     simulation = simulate_task(settings, advance_days)
     writes = ingest_flow(settings, run_id)
     staged = stage_flow(settings, run_id)
@@ -89,5 +115,7 @@ def pipeline(settings: Settings, run_id: str, advance_days: int = 0) -> Pipeline
     # Snowflake, where its readers are.
     if settings.dbt_target == "dev":
         writes += publish_flow(settings, run_id)
-    record_run_task(settings, run_id, started_at, writes)
+    parameters = run_parameters(settings, advance_days, simulation, paused)
+    run = RunRecord(run_id, "completed", started_at, datetime.now(UTC), parameters, prior)
+    record_run_task(settings, run, writes)
     return PipelineResult(run_id, simulation, writes, staged, quality, dbt_nodes, identity)

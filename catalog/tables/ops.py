@@ -26,8 +26,34 @@ PIPELINE_RUNS = TableDef(
         Column("finished_at", TimestamptzType(), required=True),
         Column("duration_s", DoubleType(), required=True),
         Column("code_version", StringType()),
+        Column(
+            "parameters",
+            StringType(),
+            doc="JSON: what the run was asked to do (days advanced, simulated day, engine, "
+            "dbt target)",
+        ),
     ),
     identifier=("run_id",),
+)
+
+RUN_SNAPSHOTS = TableDef(
+    zone=Zone.OPS,
+    name="run_snapshots",
+    doc="A run's manifest: the snapshot of every table it read, and of every staging and "
+    "curated table when it finished. `c360 replay` rebuilds a run from it.",
+    columns=(
+        Column("run_id", StringType(), required=True),
+        Column("table_name", StringType(), required=True),
+        Column(
+            "role",
+            StringType(),
+            required=True,
+            doc="read (an input: a raw table as staged, or the prior state a step builds on) "
+            "or result (the table as the run left it)",
+        ),
+        Column("snapshot_id", LongType(), doc="null: the table had no snapshot yet"),
+        Column("recorded_at", TimestamptzType(), required=True),
+    ),
 )
 
 TABLE_WRITES = TableDef(
@@ -219,6 +245,7 @@ IDENTITY_METRICS = TableDef(
 TABLES: tuple[TableDef, ...] = (
     PIPELINE_RUNS,
     TABLE_WRITES,
+    RUN_SNAPSHOTS,
     SCHEMA_CHANGES,
     INGEST_LEDGER,
     QUARANTINE,
