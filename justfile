@@ -18,9 +18,29 @@ run *args:
     c360 run "$@"
 
 # Run the test suite (pytest arguments pass through)
-test *args:
+test *args: browser
     uv sync --frozen --inexact --quiet --extra spark
     pytest "$@"
+
+# Install Debian's Chromium for the browser tests, once
+browser:
+    #!/bin/sh
+    command -v chromium >/dev/null && exit 0
+    if [ "$(id -u)" = 0 ]; then sudo=""
+    elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"
+    else echo "browser: no chromium, and neither root nor sudo to install it: the browser tests will skip"; exit 0
+    fi
+    if ! command -v apt-get >/dev/null; then
+        echo "browser: no chromium and no apt-get: install Chromium yourself, or the browser tests will skip"; exit 0
+    fi
+    echo "browser: installing Debian's chromium (once)"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium >/dev/null \
+        || echo "browser: apt-get could not install chromium: the browser tests will skip"
+
+# Refresh docs/prefect-flow-run.png: a `tiny` run's page in the Prefect UI, in headless Chromium
+screenshot: browser
+    DOCS_SCREENSHOT=docs/prefect-flow-run.png pytest tests/test_pipeline_e2e.py -q -k prefect_ui
 
 # Lint: ruff, formatting and mypy
 lint:
@@ -64,6 +84,10 @@ catalog:
 # List the pipeline runs recorded in ops, newest first (`just runs --limit 5`)
 runs *args:
     c360 runs "$@"
+
+# Compact, expire old snapshots, delete unreferenced files (C360_MAINTENANCE__* settings)
+maintain *args:
+    c360 maintain "$@"
 
 # Run dbt against a target (`just model --target prod`)
 model *args:

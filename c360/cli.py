@@ -7,11 +7,9 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
-from uuid import uuid4
 
 import typer
 from pydantic import ValidationError
@@ -24,7 +22,16 @@ if TYPE_CHECKING:
     from flows.resolve import ResolveOutcome
     from flows.stage import StageOutcome
 
-from c360.settings import FAULTS, ProfileName, Scale, Settings, load_settings, prefect_env
+from c360.run_ids import new_run_id
+from c360.settings import (
+    FAULTS,
+    ProfileName,
+    Scale,
+    Settings,
+    load_settings,
+    prefect_env,
+    settings_env,
+)
 
 
 class Engine(StrEnum):
@@ -57,6 +64,7 @@ EngineOption = Annotated[
 
 # dbt commands that read the sources: on prod they need staging loaded into Snowflake.
 LOADING_COMMANDS = {"build", "run", "snapshot", "test"}
+DEFAULT_PREFECT_API = "http://127.0.0.1:4200/api"  # where `just ui` serves it
 
 
 class UserError(Exception):
@@ -81,6 +89,7 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from catalog.factory import CatalogUnavailableError
     from catalog.writer import SchemaMismatchError
     from flows.model import DbtFailedError
+    from flows.replay import ReplayError
     from flows.stage import StagingInvariantError
     from simulator.emitters.database import SourceUnavailableError
     from simulator.world import WorldMismatchError
@@ -97,6 +106,7 @@ def _known_errors() -> tuple[type[BaseException], ...]:
         ContractMismatchError,
         StagingInvariantError,
         EngineUnavailableError,
+        ReplayError,
     )
 
 
@@ -111,10 +121,6 @@ def main() -> None:
             raise
         err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         raise SystemExit(1) from None
-
-
-def new_run_id() -> str:
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid4().hex[:6]}"
 
 
 @app.command()
@@ -443,6 +449,31 @@ def runs(
         )
 
 
+@app.command()
+def replay(
+    run_id: Annotated[str, typer.Argument(help="A run id from `c360 runs`.")],
+    profile: ProfileOption = None,
+) -> None:
+    """Rebuild a run's staging and curated tables from the raw snapshots it read, in a
+    scratch lakehouse, and prove by content digest that they equal what it produced."""
+    settings = _settings(profile=profile)
+    from flows.replay import replay_flow
+
+    report = replay_flow(settings, run_id)
+    console.print(f"{'table':<40} {'rows':>9} {'produced':<16} {'replayed':<16}")
+    for t in report.tables:
+        mark = "" if t.equal else "  [bold red]differs[/]"
+        console.print(
+            f"{t.table:<40} {t.produced.rows:>9,} {t.produced.sha256[:16]} "
+            f"{t.replayed.sha256[:16]}{mark}"
+        )
+    equal = sum(t.equal for t in report.tables)
+    console.print(f"{equal} of {len(report.tables)} tables equal; replay in {report.home}")
+    if not report.reproduced:
+        raise UserError(f"run {run_id} was not reproduced: see the tables marked above")
+    console.print(f"[bold green]run {run_id} reproduced exactly[/]")
+
+
 @app.command("catalog")
 def show_catalog(profile: ProfileOption = None) -> None:
     """Print the catalog settings an outside reader needs, and how to use them."""
@@ -458,6 +489,48 @@ def show_catalog(profile: ProfileOption = None) -> None:
     console.print("\nfrom pyiceberg.catalog import load_catalog")
     console.print(f'catalog = load_catalog("c360", **{{{args}}})', soft_wrap=True)
     console.print('catalog.load_table("curated.customers").scan().to_polars()')
+
+
+@app.command()
+def maintain(profile: ProfileOption = None) -> None:
+    """Compact small files, expire old snapshots and delete unreferenced files in every
+    table (the daily `c360-maintenance` flow, once; C360_MAINTENANCE__* settings)."""
+    settings = _settings(profile=profile)
+    from catalog.maintenance import OrphanListingError
+    from flows.maintenance import MaintenanceFailedError, maintenance_flow
+
+    try:
+        reports = maintenance_flow(settings)
+    except (MaintenanceFailedError, OrphanListingError) as exc:
+        raise UserError(str(exc)) from exc
+    options = settings.maintenance
+    console.print(
+        f"[bold]c360 maintain[/]: {options.snapshot_retention_days:g} days of snapshots kept "
+        f"(at least {options.keep_last_snapshots} per table), unreferenced files older than "
+        f"{options.orphan_grace_minutes:g} min deleted, files under "
+        f"{options.compact_target_mb:g} MB compacted"
+    )
+    done = [r for r in reports if r.changed or r.note]
+    # Compact, so that it fits an 80-column terminal (a CI log) without cutting a figure.
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
+    for column in ("table", "expired", "kept", "files deleted", "MB freed", "data files"):
+        table.add_column(column, justify="left" if column == "table" else "right", no_wrap=True)
+    for r in done:
+        compacted = r.files_before != r.files_after
+        table.add_row(
+            r.table,
+            f"{r.snapshots_expired:,}",
+            f"{r.snapshots_kept:,}",
+            f"{r.files_removed:,}",
+            f"{r.bytes_freed / 2**20:,.1f}",
+            f"{r.files_before} -> {r.files_after}" if compacted else str(r.files_after),
+        )
+    if done:
+        console.print(table)
+    for r in done:
+        if r.note:
+            console.print(f"[yellow]{r.table}[/]: {r.note}")
+    console.print(f"{len(done)} of {len(reports)} tables changed")
 
 
 @app.command()
@@ -499,8 +572,56 @@ def ui(
     """Start the Prefect server and its UI on 127.0.0.1, over the runs' own database."""
     settings = _settings()
     url = f"http://127.0.0.1:{port}"
-    console.print(f"Prefect UI on {url} (state in {settings.prefect_home}). Ctrl-C stops it.")
+    state = str(settings.prefect_home / "prefect.db")
+    if settings.prefect_database_url:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            state = make_url(settings.prefect_database_url).render_as_string(hide_password=True)
+        except ArgumentError as exc:
+            raise UserError(f"bad setting prefect_database_url: {exc}") from exc
+    console.print(f"Prefect UI on {url} (state in {state}). Ctrl-C stops it.")
     console.print(f"Send runs straight to it: export C360_PREFECT_API_URL={url}/api")
     prefect = Path(sys.executable).with_name("prefect")
     command = [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
-    raise SystemExit(subprocess.call(command))
+    # `--port` does not reach the UI's settings: unset, its pages call port 4200 (or a
+    # client's PREFECT_API_URL, when C360_PREFECT_API_URL is set).
+    env = {**os.environ, "PREFECT_UI_API_URL": f"{url}/api"}
+    raise SystemExit(subprocess.call(command, env=env))
+
+
+@app.command()
+def deploy() -> None:
+    """Serve the pipeline's deployments, one per latency tier, on their schedules (stream
+    every minute, replication and staging hourly, curated every 3 hours, maintenance
+    daily; each runnable on demand from the UI) until Ctrl-C. Needs a Prefect server:
+    `just ui`, or C360_PREFECT_API_URL."""
+    settings = _settings()
+    api = settings.prefect_api_url or DEFAULT_PREFECT_API
+    _require_prefect_server(api)
+    # Scheduled runs load their settings from this process's environment: the same as ours.
+    os.environ.update({**settings_env(settings), "PREFECT_API_URL": api})
+    from prefect import serve
+
+    from flows.schedules import SCHEDULES, deployments
+
+    for s in SCHEDULES:
+        when = s.cron or (f"every {s.interval.total_seconds():g} s" if s.interval else "on demand")
+        console.print(f"  {s.name:<14} {when:<14} {s.tier}")
+    console.print(
+        f"serving {len(SCHEDULES)} deployments to {api} for {settings.home}; Ctrl-C stops"
+    )
+    serve(*deployments(), print_starting_message=False)
+
+
+def _require_prefect_server(api: str) -> None:
+    import httpx
+
+    try:
+        httpx.get(f"{api}/health", timeout=5).raise_for_status()
+    except httpx.HTTPError as exc:
+        raise UserError(
+            f"no Prefect server at {api} ({type(exc).__name__}): start one with `just ui`, "
+            "or set C360_PREFECT_API_URL"
+        ) from exc

@@ -123,6 +123,25 @@ class SimulatorSettings(BaseModel):
     out_of_order_rate: float = 0.05
 
 
+class MaintenanceSettings(BaseModel):
+    """Table maintenance (`c360 maintain`, the daily `c360-maintenance` flow).
+
+    Snapshots older than `snapshot_retention_days` are expired, except the
+    `keep_last_snapshots` newest of each table (and those readers resume from); a batch
+    committed in an expired snapshot is no longer recognised by the writer, so retry a
+    failed run within the retention. Files no retained snapshot needs are deleted once
+    older than `orphan_grace_minutes` (younger ones may belong to a write in flight). A
+    table with `compact_min_files` data files under `compact_target_mb` has them rewritten
+    into files of about that size.
+    """
+
+    snapshot_retention_days: float = Field(default=7, ge=0)
+    keep_last_snapshots: int = Field(default=10, ge=1)
+    orphan_grace_minutes: float = Field(default=60, ge=0)
+    compact_min_files: int = Field(default=10, ge=2)
+    compact_target_mb: float = Field(default=128, gt=0)
+
+
 class Profile(BaseModel):
     """A named set of defaults: one deployment shape of the same code."""
 
@@ -198,11 +217,15 @@ class Settings(BaseSettings):
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
     dbt_target: str = "dev"
     snowflake: SnowflakeSettings = Field(default_factory=SnowflakeSettings)
+    maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
     # The staging engine: polars (default), duckdb, or spark (the `spark` extra and Java 17).
     engine: Literal["polars", "duckdb", "spark"] = "polars"
     # Where the data contracts are read from; empty: the ones shipped in catalog/contracts/.
     contracts_dir: Path | None = None
+    # A Prefect server to send runs to; unset: each run starts a temporary one.
     prefect_api_url: str | None = None
+    # The Prefect server's database (`postgresql+asyncpg://...`); unset: SQLite in prefect_home.
+    prefect_database_url: str | None = None
     run_id: str | None = None
 
     def resolved_catalog(self) -> CatalogSettings:
@@ -290,4 +313,7 @@ def prefect_env(settings: Settings) -> dict[str, str]:
     }
     if settings.prefect_api_url:
         env["PREFECT_API_URL"] = settings.prefect_api_url
+    if settings.prefect_database_url:
+        # Read by `c360 ui` and by a run's temporary server alike.
+        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = settings.prefect_database_url
     return env

@@ -26,6 +26,7 @@ from pyiceberg.catalog import Catalog
 
 from c360.settings import S3Settings, Settings, load_settings
 from catalog.factory import open_catalog
+from tests.prefect_server import PrefectServer, running_prefect_server
 from transforms.engines import EngineUnavailableError
 
 if TYPE_CHECKING:
@@ -352,6 +353,17 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "c360-test")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+# --- Prefect --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
+    """A Prefect server and its UI (`c360 ui`, on SQLite) on a free 127.0.0.1 port, for the
+    session; point a run at it with `C360_PREFECT_API_URL=prefect_server.api_url`."""
+    with running_prefect_server(tmp_path_factory.mktemp("prefect-server")) as server:
+        yield server
 
 
 # --- Spark ----------------------------------------------------------------------------

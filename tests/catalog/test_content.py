@@ -62,5 +62,6 @@ def test_a_table_digest_follows_its_snapshots(catalog: Catalog) -> None:
     # The same rows written in one file instead of two: the same digest.
     write(catalog, ops.RUN_SNAPSHOTS, rows, batch_id="b3", run_id="r1", mode="overwrite")
     current = table.refresh().current_snapshot()
-    assert current is not None and current.snapshot_id != second.snapshot_id
+    assert current is not None
+    assert current.snapshot_id != second.snapshot_id
     assert table_digest(table, current.snapshot_id) == at_second

@@ -1,0 +1,85 @@
+"""What the pipeline run after one more simulated day (about 1 % more data) costs, next to a
+full run over the same sources into an empty lakehouse.
+
+Before any clock starts, two homes are built once and kept as pristine copies:
+- `incremental`: a world of `scale` whose day 0 went through the pipeline, then one more
+  day simulated into its sources (the source systems' work, which no run times);
+- `full` (baseline): the same world's sources through day 1, with no lakehouse.
+Each timed run restores its home (at the same path: Iceberg metadata holds absolute paths)
+and runs the whole pipeline flow once (`flows.pipeline.pipeline`, as `c360 run` does), so
+both variants pay the same Prefect, dbt and publish overheads. `rows` is the raw rows the
+run landed; `new_data_pct` is that as a share of every raw row after it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from bench.runner import Outcome, Step, Variant, Workload, WorkloadContext
+from c360.run_ids import new_run_id
+from c360.settings import ProfileName, Scale, Settings
+from catalog.factory import open_catalog
+from catalog.tables import raw
+from flows.pipeline import pipeline
+from simulator.world import simulate
+
+BASELINE = "full"
+
+
+def _settings(home: Path, scale: Scale, seed: int) -> Settings:
+    return Settings(home=home, profile=ProfileName.LOCAL, scale=scale, seed=seed)
+
+
+def _raw_rows(settings: Settings) -> int:
+    catalog = open_catalog(settings)
+    return sum(catalog.load_table(t.identifier_name).scan().count() for t in raw.TABLES)
+
+
+def _pristine(home: Path) -> Path:
+    """Keep `home` as it is now beside it, to restore before every run."""
+    kept = home.with_name(f"{home.name}-pristine")
+    shutil.rmtree(kept, ignore_errors=True)
+    shutil.copytree(home, kept, symlinks=True)
+    return kept
+
+
+def _variant(name: str, settings: Settings) -> Variant:
+    kept = _pristine(settings.home)
+    raw_names = {t.identifier_name for t in raw.TABLES}
+
+    def prepare() -> Step:
+        shutil.rmtree(settings.home)
+        shutil.copytree(kept, settings.home, symlinks=True)
+
+        def step() -> Outcome:
+            result = pipeline(settings, new_run_id())
+            landed = sum(w.rows for w in result.writes if w.table in raw_names and not w.skipped)
+            return Outcome(landed, {"new_data_pct": 100 * landed / _raw_rows(settings)})
+
+        return step
+
+    return Variant(name, prepare)
+
+
+def workload(scale: Scale) -> Workload:
+    """A full pipeline run vs the next day's incremental one, on a world of `scale`."""
+
+    def variants(context: WorkloadContext) -> list[Variant]:
+        incremental = _settings(context.workdir / "incremental", scale, context.seed)
+        pipeline(incremental, new_run_id())
+        simulate(incremental, days=1)
+        full = _settings(context.workdir / "full", scale, context.seed)
+        simulate(full, days=1)
+        return [_variant(BASELINE, full), _variant("incremental", incremental)]
+
+    return Workload(
+        name="incremental" if scale is Scale.SMALL else f"incremental_{scale.value}",
+        doc=f"pipeline run on a {scale.value} world: a full run vs the next day's run",
+        baseline=BASELINE,
+        default_rows=1,
+        variants=variants,
+    )
+
+
+WORKLOAD = workload(Scale.SMALL)
