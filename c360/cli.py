@@ -457,8 +457,10 @@ def replay(
     """Rebuild a run's staging and curated tables from the raw snapshots it read, in a
     scratch lakehouse, and prove by content digest that they equal what it produced."""
     settings = _settings(profile=profile)
-    from flows.replay import replay_flow
+    from catalog.factory import open_catalog
+    from flows.replay import replay_flow, run_parameters
 
+    run_parameters(open_catalog(settings), run_id)  # an unknown run: one line, no flow run
     report = replay_flow(settings, run_id)
     console.print(f"{'table':<40} {'rows':>9} {'produced':<16} {'replayed':<16}")
     for t in report.tables:

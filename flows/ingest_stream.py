@@ -31,6 +31,7 @@ from pyiceberg.table.snapshots import ancestors_of
 
 from c360.settings import Settings
 from catalog.factory import open_catalog
+from catalog.maintenance import declared_tables, expire_snapshots, pinned_snapshots
 from catalog.registry import ensure_table
 from catalog.tables import raw
 from catalog.writer import WriteResult, content_batch_id, write
@@ -49,7 +50,9 @@ SHARD_REFRESH_SECONDS = 60.0
 # A follower commits every second or so, and pyiceberg copies the table's whole metadata on
 # each commit: with every snapshot kept, a commit takes ~0.5 s by the 400th and keeps growing.
 # So a follower expires all but its newest snapshots (raw rows keep their own history in
-# `_batch_id`/`_ingested_at`; only time travel to older snapshots goes).
+# `_batch_id`/`_ingested_at`; only time travel to older snapshots goes), except those
+# maintenance protects: the raw snapshot staging last consumed and every one after it stay
+# until staging moves on, or its next run would rebuild clickstream in full.
 KEEP_SNAPSHOTS = 100
 # The collector's ISO timestamps (`...T12:00:00.000Z`); offsets other than Z are accepted.
 EVENT_AT_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%#z"
@@ -205,19 +208,24 @@ def commit_batch(catalog: Catalog, batch: Batch, key: str, run_id: str) -> Write
     )
 
 
-def expire_snapshots(table: Table, keep: int) -> int:
-    """Expire all but the newest `keep` snapshots of `table`; return how many went.
+def expire_history(catalog: Catalog, keep: int) -> int:
+    """Expire the raw table's snapshots but the newest `keep` and those maintenance protects
+    (the raw snapshot staging resumes from and every one after it); return how many went.
 
-    Only snapshot metadata goes: an append-only table's older snapshots reference no file
-    that the newest does not, so no data is lost and no file needs deleting.
+    Only snapshot metadata goes, as in maintenance (whose expiry this is): an append-only
+    table's older snapshots reference no file that the newest does not, so no data is lost;
+    files only a compaction replaced are left to maintenance's orphan removal.
+
+    Raises:
+        CommitFailedException: concurrent commits kept winning.
     """
-    if keep < 1:
-        raise ValueError(f"keep at least the current snapshot, got keep={keep}")
-    ordered = sorted(table.snapshots(), key=lambda s: s.sequence_number or 0)
-    old = [s.snapshot_id for s in ordered[:-keep]]
-    if old:
-        table.maintenance.expire_snapshots().by_ids(old).commit()
-    return len(old)
+    tables = declared_tables(catalog)
+    name = raw.CLICKSTREAM_EVENTS.identifier_name
+    pinned = pinned_snapshots(tables).get(name, ())
+    expired = expire_snapshots(
+        tables[name], older_than=datetime.now(UTC), keep_last=keep, pinned=pinned
+    )
+    return len(expired)
 
 
 def consume(
@@ -247,7 +255,8 @@ def consume(
             long (and the reader is caught up); 0 commits every time it catches up.
         max_batch_records: records in one commit at most.
         keep_snapshots: follow mode expires all but this many newest snapshots of the
-            table every `keep_snapshots` commits, so commits stay fast (None: keep all).
+            table every `keep_snapshots` commits, so commits stay fast, and keeps those
+            staging resumes from (`expire_history`; None: keep all).
         on_commit: called after each commit, e.g. to measure freshness.
 
     Returns:
@@ -275,8 +284,7 @@ def consume(
             on_commit(result)
         if follow and keep_snapshots and len(results) % keep_snapshots == 0:
             try:
-                table = catalog.load_table(raw.CLICKSTREAM_EVENTS.identifier_name)
-                expired = expire_snapshots(table, keep_snapshots)
+                expired = expire_history(catalog, keep_snapshots)
                 log.info("expired %d old snapshots of %s", expired, result.table)
             except CommitFailedException as exc:  # housekeeping: the next round tries again
                 log.warning("could not expire snapshots of %s: %s", result.table, exc)

@@ -21,8 +21,10 @@ import pytest
 
 import flows.ingest_stream as ingest_stream
 from c360.settings import REPO_ROOT, Settings, settings_env
+from catalog.contracts import load_contracts
 from catalog.factory import open_catalog
-from catalog.tables import raw
+from catalog.tables import raw, staging
+from catalog.writer import WriteResult
 from flows.ingest_stream import (
     CHECKPOINT_PREFIX,
     StreamMismatchError,
@@ -31,6 +33,7 @@ from flows.ingest_stream import (
     events_frame,
     stream_key,
 )
+from flows.stage import STAGED, batches_since, consumed_snapshot, stage_table
 from simulator.clock import day_start
 from simulator.emitters.stream import StreamRecord, open_stream, read_shard
 from simulator.sources import clickstream
@@ -366,6 +369,46 @@ def test_follow_mode_stops_after_max_seconds_with_what_it_read_committed(tiny: S
     assert 1.0 <= time.monotonic() - started < 10
     assert sum(r.rows for r in results) == _sent(tiny, 0)["rows"]
     assert_every_record_once(tiny)
+
+
+def test_follow_mode_expiry_keeps_the_raw_snapshot_staging_resumes_from(tiny: Settings) -> None:
+    simulate(tiny)
+    consume(tiny, follow=False, max_batch_records=BATCH)  # day 0: a few snapshots
+    catalog = open_catalog(tiny)
+    staged = STAGED[staging.CLICKSTREAM_EVENTS.name]
+    stage_table(catalog, staged, load_contracts()[staged.feed], run_id="stage-day-0")
+    pin = consumed_snapshot(catalog.load_table(staged.target.identifier_name))
+    raw_name = raw.CLICKSTREAM_EVENTS.identifier_name
+    before_pin = {s.snapshot_id for s in catalog.load_table(raw_name).snapshots()} - {pin}
+    assert pin is not None
+    assert before_pin
+    simulate(tiny, days=1)
+    stop = threading.Event()
+    commits: list[WriteResult] = []
+
+    def stop_after_four(result: WriteResult) -> None:
+        commits.append(result)
+        if len(commits) == 4:
+            stop.set()
+
+    # Keeping the 2 newest, every 2 commits: the staged snapshot is expired by count twice.
+    results = consume(
+        tiny,
+        follow=True,
+        stop=stop,
+        poll_seconds=0.1,
+        max_batch_records=100,
+        keep_snapshots=2,
+        on_commit=stop_after_four,
+    )
+
+    table = catalog.load_table(raw_name)
+    kept = {s.snapshot_id for s in table.snapshots()}
+    assert len(results) >= 4
+    assert not kept & before_pin  # expiry ran: the snapshots before the staged one went
+    assert pin in kept
+    # The next staging run starts after the staged snapshot: it reads only the new batches.
+    assert batches_since(table, pin) == {r.batch_id for r in results}
 
 
 # --- Records as rows -------------------------------------------------------------------------
