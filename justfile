@@ -85,6 +85,14 @@ catalog:
 runs *args:
     c360 runs "$@"
 
+# Rebuild a run from the raw snapshots it read and prove it equals what it produced
+replay run_id:
+    c360 replay "$@"
+
+# Serve the scheduled deployments, one per latency tier, to the `just ui` server
+deploy:
+    c360 deploy
+
 # Compact, expire old snapshots, delete unreferenced files (C360_MAINTENANCE__* settings)
 maintain *args:
     c360 maintain "$@"
