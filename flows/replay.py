@@ -77,7 +77,6 @@ def scratch_settings(settings: Settings, home: Path, parameters: dict[str, Any])
             "sources": SourceSettings(),
             "engine": parameters.get("engine", settings.engine),
             "dbt_target": "dev",
-            "prefect_api_url": settings.prefect_api_url,
         }
     )
 
