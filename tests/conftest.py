@@ -362,7 +362,11 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
     """A Prefect server and its UI (`c360 ui`, on SQLite) on a free 127.0.0.1 port, for the
     session; point a run at it with `C360_PREFECT_API_URL=prefect_server.api_url`."""
-    with running_prefect_server(tmp_path_factory.mktemp("prefect-server")) as server:
+    # The scheduler looks for deployments' next runs every 5 s instead of 60 s, so a test
+    # sees a new deployment's scheduled runs within seconds.
+    scheduler = {"PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5"}
+    home = tmp_path_factory.mktemp("prefect-server")
+    with running_prefect_server(home, scheduler) as server:
         yield server
 
 

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -127,11 +128,18 @@ def test_the_stream_is_scheduled_every_minute_and_lands_every_event_on_demand(
 ) -> None:
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
 
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    starts: list[datetime] = []
     with deployed.server.client() as client:
-        scheduled = client.read_flow_runs(
-            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["stream-ingest"]))
-        )
-    starts = sorted(r.expected_start_time for r in scheduled if r.expected_start_time)
+        # The server's scheduler creates a deployment's runs on its next loop.
+        while len(starts) < 3 and time.monotonic() < deadline:
+            time.sleep(1)
+            scheduled = client.read_flow_runs(
+                deployment_filter=DeploymentFilter(
+                    name=DeploymentFilterName(any_=["stream-ingest"])
+                )
+            )
+            starts = sorted(r.expected_start_time for r in scheduled if r.expected_start_time)
     assert len(starts) >= 3
     assert {(b - a).total_seconds() for a, b in itertools.pairwise(starts[:3])} == {60.0}
     run = _run_now(deployed.server, "tier-0-stream-ingest/stream-ingest")
