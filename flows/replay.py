@@ -97,7 +97,7 @@ def snapshot_of(table: Table, snapshot_id: int | None) -> int | None:
     """`snapshot_id`, checked to be still in the table's history."""
     if snapshot_id is not None and table.snapshot_by_id(snapshot_id) is None:
         raise ReplayError(
-            f"{table.name()} snapshot {snapshot_id} has been expired (maintenance "
+            f"{'.'.join(table.name())} snapshot {snapshot_id} has been expired (maintenance "
             "retention): this run can no longer be replayed"
         )
     return snapshot_id
