@@ -452,10 +452,14 @@ def runs(
 @app.command()
 def replay(
     run_id: Annotated[str, typer.Argument(help="A run id from `c360 runs`.")],
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the scratch lakehouse even when equal.")
+    ] = False,
     profile: ProfileOption = None,
 ) -> None:
     """Rebuild a run's staging and curated tables from the raw snapshots it read, in a
-    scratch lakehouse, and prove by content digest that they equal what it produced."""
+    scratch lakehouse, and prove by content digest that they equal what it produced. The
+    scratch lakehouse is deleted when they are equal (unless --keep), kept when not."""
     settings = _settings(profile=profile)
     from catalog.factory import open_catalog
     from flows.replay import replay_flow, run_parameters
@@ -470,9 +474,16 @@ def replay(
             f"{t.replayed.sha256[:16]}{mark}"
         )
     equal = sum(t.equal for t in report.tables)
-    console.print(f"{equal} of {len(report.tables)} tables equal; replay in {report.home}")
+    console.print(f"{equal} of {len(report.tables)} tables equal")
     if not report.reproduced:
-        raise UserError(f"run {run_id} was not reproduced: see the tables marked above")
+        raise UserError(
+            f"run {run_id} was not reproduced: see the tables marked above; the replay is "
+            f"in {report.home}"
+        )
+    if keep:
+        console.print(f"the replay is in {report.home}")
+    else:
+        shutil.rmtree(report.home)
     console.print(f"[bold green]run {run_id} reproduced exactly[/]")
 
 
@@ -627,3 +638,26 @@ def _require_prefect_server(api: str) -> None:
             f"no Prefect server at {api} ({type(exc).__name__}): start one with `just ui`, "
             "or set C360_PREFECT_API_URL"
         ) from exc
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port on 127.0.0.1.")] = 8360,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+) -> None:
+    """Serve the customer lookup API on 127.0.0.1 (OpenAPI docs at /docs) from the serving
+    copy that publishing builds; a new copy is picked up without a restart."""
+    settings = _settings()
+    import uvicorn
+
+    from api.app import create_app
+    from api.serving_copy import serving_path
+
+    copy = serving_path(settings)
+    if not copy.exists():
+        err.print(f"[yellow]warning:[/] no serving copy at {copy} yet: `c360 run` builds it")
+    auth = "X-API-Key required" if settings.api.key else "no API key (C360_API__KEY unset)"
+    console.print(f"customer API on http://127.0.0.1:{port} ({auth}); Ctrl-C stops it")
+    uvicorn.run(
+        create_app(settings), host="127.0.0.1", port=port, access_log=access_log, log_level="info"
+    )

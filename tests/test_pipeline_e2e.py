@@ -656,6 +656,7 @@ def test_replay_rebuilds_a_past_run_exactly(lakehouse: Lakehouse) -> None:
     tables = len(STAGED) + 2 + len(lakehouse.catalog().list_tables("curated"))
     assert f"{tables} of {tables} tables equal" in result.stdout
     assert f"run {replayed} reproduced exactly" in result.stdout
+    assert not (lakehouse.home / "replay" / replayed).exists()  # no --keep: cleaned up
     unknown = c360(lakehouse.home, "replay", "no-such-run", env=lakehouse.env)
     assert unknown.returncode == 1
     assert unknown.stderr.strip() == (
