@@ -93,6 +93,10 @@ replay run_id:
 deploy:
     c360 deploy
 
+# Serve the customer lookup API on http://127.0.0.1:8360 (`just serve --port 8400`)
+serve *args:
+    c360 serve "$@"
+
 # Compact, expire old snapshots, delete unreferenced files (C360_MAINTENANCE__* settings)
 maintain *args:
     c360 maintain "$@"

@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -142,6 +142,23 @@ class MaintenanceSettings(BaseModel):
     compact_target_mb: float = Field(default=128, gt=0)
 
 
+class ApiSettings(BaseModel):
+    """The customer lookup API (`c360 serve`, `api/`).
+
+    `key`: when set, the customer endpoints need it in the `X-API-Key` header. The API reads
+    the serving copy at `serving_path` (default `$C360_HOME/serving/customers.sqlite`),
+    which publishing rebuilds; with `serving_uri` (`s3://bucket/key`, on the catalog's
+    object store) publishing also uploads it there, and the Lambda handler downloads it
+    from there when the file is missing (a cold start). `timeline_limit`: how many of a
+    customer's newest orders, sessions and tickets the copy keeps for the timeline.
+    """
+
+    key: SecretStr | None = None
+    serving_path: Path | None = None
+    serving_uri: str | None = None
+    timeline_limit: int = Field(default=20, ge=1, le=1000)
+
+
 class Profile(BaseModel):
     """A named set of defaults: one deployment shape of the same code."""
 
@@ -218,6 +235,7 @@ class Settings(BaseSettings):
     dbt_target: str = "dev"
     snowflake: SnowflakeSettings = Field(default_factory=SnowflakeSettings)
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
     # The staging engine: polars (default), duckdb, or spark (the `spark` extra and Java 17).
     engine: Literal["polars", "duckdb", "spark"] = "polars"
     # Where the data contracts are read from; empty: the ones shipped in catalog/contracts/.

@@ -9,6 +9,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from pyiceberg.catalog import Catalog
 
+from api.serving_copy import ServingCopyInfo, publish_serving_copy, serving_path
 from c360.settings import Settings
 from catalog.factory import open_catalog
 from catalog.tables import curated
@@ -61,11 +62,22 @@ def built_marts(database: Path) -> list[str]:
     return [relation for relation in PUBLISHED if relation in tables]
 
 
+@task(retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE)
+def serving_copy_task(settings: Settings) -> ServingCopyInfo:
+    """Rebuild the customer API's serving copy from the curated tables and swap it in."""
+    return publish_serving_copy(settings, open_catalog(settings))
+
+
 @flow(name="publish")
 def publish_flow(settings: Settings, run_id: str) -> list[WriteResult]:
     """Publish every curated model dbt has built (a mart not built yet keeps its table
-    as it is, and is named in the log)."""
+    as it is, and is named in the log), then the API's serving copy if curated changed."""
     built = built_marts(settings.dbt_dir / "c360.duckdb")
     for relation in sorted(PUBLISHED.keys() - set(built)):
         get_run_logger().warning("%s is not built yet (a paused feed): not published", relation)
-    return [publish_task(settings, relation, run_id) for relation in built]
+    writes = [publish_task(settings, relation, run_id) for relation in built]
+    if "marts.customer_360" in built and (
+        any(not w.skipped for w in writes) or not serving_path(settings).exists()
+    ):
+        serving_copy_task(settings)
+    return writes

@@ -15,11 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-import boto3
 import polars as pl
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from c360.s3 import s3_client
 from c360.settings import S3Settings, Settings
 
 if TYPE_CHECKING:
@@ -170,19 +169,7 @@ class S3Landing:
         self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
         self.location = f"{S3_SCHEME}{bucket}/{self.prefix}"
         self.endpoint = s3.endpoint
-        self.client = client or boto3.client(
-            "s3",
-            endpoint_url=s3.endpoint,
-            aws_access_key_id=s3.access_key_id,
-            aws_secret_access_key=s3.secret_access_key,
-            region_name=s3.region,
-            # S3-compatible servers (MinIO, SeaweedFS) serve buckets by path, not by host name.
-            config=Config(
-                s3={"addressing_style": "path"} if s3.endpoint else {},
-                connect_timeout=5,
-                retries={"max_attempts": 3, "mode": "standard"},
-            ),
-        )
+        self.client = client or s3_client(s3)
 
     def put(self, key: str, data: bytes) -> None:
         # A single PUT is atomic on S3: the object appears whole or not at all.
