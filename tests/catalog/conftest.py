@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,11 +13,12 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from c360.settings import CatalogSettings, S3Settings
+from c360.settings import CatalogSettings, S3Settings, Settings
 from tests.conftest import (
     S3_ACCESS_KEY_ID,
     S3_REGION,
     S3_SECRET_ACCESS_KEY,
+    S3Server,
     start_weed_mini,
 )
 
@@ -118,3 +119,23 @@ def glue_catalog_settings(moto_server: str) -> CatalogSettings:
     return CatalogSettings(
         type="glue", uri=moto_server, warehouse=f"s3://{GLUE_BUCKET}/warehouse", s3=s3
     )
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.integration),
+        pytest.param("sqlite+s3", marks=pytest.mark.integration),
+    ]
+)
+def backend_settings(
+    request: pytest.FixtureRequest, make_settings: Callable[..., Settings]
+) -> Settings:
+    """Settings for one catalog backend, each starting empty."""
+    if request.param == "postgresql":
+        return make_settings(catalog=CatalogSettings(uri=request.getfixturevalue("postgres_url")))
+    if request.param == "sqlite+s3":
+        s3: S3Server = request.getfixturevalue("s3_server")
+        warehouse = f"{s3.unique_prefix()}/wh"
+        return make_settings(catalog=CatalogSettings(warehouse=warehouse, s3=s3.s3_settings()))
+    return make_settings()

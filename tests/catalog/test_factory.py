@@ -26,26 +26,6 @@ if TYPE_CHECKING:
     from tests.conftest import S3Server
 
 
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param("postgresql", marks=pytest.mark.integration),
-        pytest.param("sqlite+s3", marks=pytest.mark.integration),
-    ]
-)
-def backend_settings(
-    request: pytest.FixtureRequest, make_settings: Callable[..., Settings]
-) -> Settings:
-    """Settings for one catalog backend, each starting empty."""
-    if request.param == "postgresql":
-        return make_settings(catalog=CatalogSettings(uri=request.getfixturevalue("postgres_url")))
-    if request.param == "sqlite+s3":
-        s3: S3Server = request.getfixturevalue("s3_server")
-        warehouse = f"{s3.unique_prefix()}/wh"
-        return make_settings(catalog=CatalogSettings(warehouse=warehouse, s3=s3.s3_settings()))
-    return make_settings()
-
-
 def test_ensure_all_creates_the_zones_and_each_table_once(backend_settings: Settings) -> None:
     check_ensure_all_creates_the_zones_and_each_table_once(backend_settings)
 

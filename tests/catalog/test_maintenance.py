@@ -7,9 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import boto3
@@ -19,7 +17,7 @@ from pyiceberg.exceptions import ValidationException
 from pyiceberg.io.pyarrow import _dataframe_to_data_files
 from pyiceberg.table import Table
 
-from c360.settings import CatalogSettings, MaintenanceSettings, Settings
+from c360.settings import MaintenanceSettings, Settings
 from catalog import maintenance
 from catalog.contracts import load_contracts
 from catalog.factory import open_catalog
@@ -41,9 +39,6 @@ from flows.ingest_db import WATERMARK
 from flows.stage import STAGED, StageOutcome, consumed_snapshot, stage_table
 from tests.catalog.sample_data import crm_customer_rows
 
-if TYPE_CHECKING:
-    from tests.conftest import S3Server
-
 DAYS = [dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC), dt.datetime(2024, 5, 2, 12, tzinfo=dt.UTC)]
 # Everything older than now goes, but the two newest snapshots of a table; every file that
 # is not referenced is deleted at once; four small files are enough to compact.
@@ -55,26 +50,6 @@ NOW_OPTIONS = MaintenanceSettings(
     compact_target_mb=1,
 )
 RAW = raw.CRM_CUSTOMERS.identifier_name
-
-
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param("postgresql", marks=pytest.mark.integration),
-        pytest.param("sqlite+s3", marks=pytest.mark.integration),
-    ]
-)
-def backend_settings(
-    request: pytest.FixtureRequest, make_settings: Callable[..., Settings]
-) -> Settings:
-    """Settings for one catalog backend, each starting empty."""
-    if request.param == "postgresql":
-        return make_settings(catalog=CatalogSettings(uri=request.getfixturevalue("postgres_url")))
-    if request.param == "sqlite+s3":
-        s3: S3Server = request.getfixturevalue("s3_server")
-        warehouse = f"{s3.unique_prefix()}/wh"
-        return make_settings(catalog=CatalogSettings(warehouse=warehouse, s3=s3.s3_settings()))
-    return make_settings()
 
 
 def _append(catalog: Catalog, batch: int, **properties: str) -> WriteResult:
