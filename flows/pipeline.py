@@ -56,15 +56,22 @@ def prior_state_task(settings: Settings) -> list[TableSnapshot]:
 
 
 @task(cache_policy=NO_CACHE)
+def raw_read_task(settings: Settings) -> list[TableSnapshot]:
+    """The raw snapshots this run's staging consumed (taken right after it, before any
+    other staging run on the lakehouse can move them on)."""
+    return manifest.raw_read(open_catalog(settings))
+
+
+@task(cache_policy=NO_CACHE)
 def record_run_task(
     settings: Settings,
     run: RunRecord,
     writes: list[WriteResult],
 ) -> None:
-    """Write the run, its commits and its manifest to the `ops` zone: what it read (the
-    prior state, and the raw snapshots staging consumed) and what it left behind."""
+    """Write the run, its commits and its manifest to the `ops` zone: what it read (in
+    `run.manifest`) and every staging and curated table as it leaves them."""
     catalog = open_catalog(settings)
-    read_and_left = [*run.manifest, *manifest.raw_read(catalog), *manifest.results(catalog)]
+    read_and_left = [*run.manifest, *manifest.results(catalog)]
     record_run(catalog, settings, replace(run, manifest=read_and_left), writes)
 
 
@@ -105,6 +112,7 @@ def pipeline(settings: Settings, run_id: str, advance_days: int = 0) -> Pipeline
     simulation = simulate_task(settings, advance_days)
     writes = ingest_flow(settings, run_id)
     staged = stage_flow(settings, run_id)
+    read = [*prior, *raw_read_task(settings)]
     writes += [w for outcome in staged for w in outcome.writes]
     identity = resolve_task(settings, run_id)
     writes += identity.writes
@@ -116,6 +124,6 @@ def pipeline(settings: Settings, run_id: str, advance_days: int = 0) -> Pipeline
     if settings.dbt_target == "dev":
         writes += publish_flow(settings, run_id)
     parameters = run_parameters(settings, advance_days, simulation, paused)
-    run = RunRecord(run_id, "completed", started_at, datetime.now(UTC), parameters, prior)
+    run = RunRecord(run_id, "completed", started_at, datetime.now(UTC), parameters, read)
     record_run_task(settings, run, writes)
     return PipelineResult(run_id, simulation, writes, staged, quality, dbt_nodes, identity)
