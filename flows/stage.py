@@ -276,7 +276,7 @@ def compute(
         snapshot_id=current.snapshot_id,
         read=f"{'all' if rebuild else consumed}..{current.snapshot_id}",
         rebuild=rebuild,
-        result=runner.to_arrow(transform(runner.load(prior), accepted)),
+        result=runner.to_arrow(transform(runner.scan(prior), accepted)),
         quarantine=quarantine,
         expected=raw_counts(new),
         accepted=Counter(runner.counts(accepted, "_batch_id")),

@@ -78,6 +78,10 @@ class Engine(Protocol):
     def load(self, source: Source) -> Any:
         """The source's rows as a frame (lazily where the engine can)."""
 
+    def scan(self, source: Source) -> Any:
+        """A staging table's prior state as a frame: like `load`, but an engine that can read
+        only the columns a transform uses does (the prior state dwarfs the new rows)."""
+
     def accepted(self, checked: Any, passing: Collection[str] = ()) -> Any:
         """Rows `contracts.check` passed (or failed only rules named in `passing`, which a
         contract that alerts instead of quarantining lets through), without its columns."""

@@ -38,6 +38,8 @@ class DuckDBEngine:
     def load(self, source: Source) -> duckdb.DuckDBPyRelation:
         return self.relation(source.to_arrow())
 
+    scan = load
+
     def accepted(
         self, checked: duckdb.DuckDBPyRelation, passing: Collection[str] = ()
     ) -> duckdb.DuckDBPyRelation:

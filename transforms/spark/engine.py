@@ -44,6 +44,8 @@ class SparkEngine:
             frame = frame.filter(frame["_batch_id"].isin(sorted(source.batch_ids)))
         return frame
 
+    scan = load
+
     def accepted(self, checked: DataFrame, passing: Collection[str] = ()) -> DataFrame:
         passed = checked[RULE].isNull() | checked[RULE].isin(list(passing))
         return checked.filter(passed).drop(RULE, COLUMN, VALUE)
