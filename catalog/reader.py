@@ -5,8 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import polars as pl
+import pyarrow as pa
 from pyiceberg.catalog import Catalog
-from pyiceberg.expressions import BooleanExpression, EqualTo
+from pyiceberg.expressions import AlwaysTrue, BooleanExpression, EqualTo
+from pyiceberg.io.pyarrow import ArrowScan
+from pyiceberg.manifest import ManifestContent
+from pyiceberg.table import FileScanTask, Table
+from pyiceberg.table.snapshots import Operation, Snapshot, ancestors_of
 
 from catalog.registry import ensure_table
 from catalog.tables.definition import TableDef
@@ -28,7 +33,96 @@ def read_rows(
     return frame
 
 
+def read_snapshot(
+    catalog: Catalog,
+    definition: TableDef,
+    snapshot_id: int | None,
+    columns: Sequence[str] = (),
+    row_filter: str | BooleanExpression = "True",
+) -> pa.Table:
+    """Rows of the table as they were at `snapshot_id` (None: before its first commit, so
+    none), as Arrow, optionally filtered and narrowed to `columns`.
+
+    Reading a snapshot named earlier (rather than the current state) keeps what was read
+    consistent with that name while other writers commit.
+    """
+    table = ensure_table(catalog, definition)
+    if snapshot_id is None:
+        schema = table.schema()
+        return (schema.select(*columns) if columns else schema).as_arrow().empty_table()
+    scan = table.scan(
+        row_filter=row_filter, selected_fields=tuple(columns) or ("*",), snapshot_id=snapshot_id
+    )
+    return scan.to_arrow()
+
+
 def equals(column: str, value: str) -> BooleanExpression:
     """`column = value` as a pyiceberg row filter, the value bound as a literal (never
     spliced into filter text); pyiceberg's stubs miss this signature."""
     return EqualTo(column, value)  # type: ignore[call-arg, arg-type, misc]
+
+
+def appended_since(table: Table, snapshot_id: int | None) -> list[Snapshot] | None:
+    """The snapshots committed to `table` after `snapshot_id` (None: since it was created),
+    oldest first, when every one of them only appended rows; None when `snapshot_id` is not
+    in the current history (expired, rolled back) or a later commit did anything else (an
+    overwrite, a delete, a compaction).
+
+    After such a chain the table holds exactly the rows it held at `snapshot_id` plus the rows
+    of the data files the chain added (`read_added`), so a reader can carry what it knew at
+    `snapshot_id` forward by reading only those.
+    """
+    current = table.current_snapshot()
+    chain = []
+    for snapshot in ancestors_of(current, table.metadata) if current is not None else ():
+        if snapshot.snapshot_id == snapshot_id:
+            break
+        chain.append(snapshot)
+    else:
+        if snapshot_id is not None:
+            return None
+    if any(s.summary is None or s.summary.operation != Operation.APPEND for s in chain):
+        return None
+    return chain[::-1]
+
+
+def read_added(
+    table: Table,
+    snapshots: Sequence[Snapshot],
+    *,
+    columns: Sequence[str] = (),
+    row_filter: BooleanExpression | None = None,
+) -> pl.DataFrame:
+    """Rows of the data files `snapshots` added to `table`, optionally filtered and narrowed;
+    only the manifests those commits wrote are read.
+
+    Meant for a chain `appended_since` returned: its files are all still live, and no delete
+    file applies to them (an append adds none; older ones reach only older data).
+    """
+    ids = {s.snapshot_id for s in snapshots}
+    current = table.current_snapshot()
+    files = [
+        entry.data_file
+        for manifest in (current.manifests(table.io) if current is not None and ids else ())
+        if manifest.content == ManifestContent.DATA and manifest.added_snapshot_id in ids
+        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True)
+        if entry.snapshot_id in ids
+    ]
+    schema = table.schema().select(*columns) if columns else table.schema()
+    scan = ArrowScan(table.metadata, table.io, schema, row_filter or AlwaysTrue())
+    frame = pl.from_arrow(scan.to_table([FileScanTask(f) for f in files]))
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def row_count(table: Table, snapshot: Snapshot | None = None) -> int:
+    """Rows in `snapshot` of `table` (default: the current one): its summary's
+    `total-records` when no delete file can hide any of them, else counted by a scan."""
+    snapshot = snapshot or table.current_snapshot()
+    if snapshot is None:
+        return 0
+    if snapshot.summary is not None:
+        records = snapshot.summary.get("total-records")
+        if records is not None and snapshot.summary.get("total-delete-files") == "0":
+            return int(records)
+    return table.scan(snapshot_id=snapshot.snapshot_id).count()

@@ -1,12 +1,21 @@
 """Resolve: staging records -> persons with stable keys, a golden record each, and the
 resolution's accuracy against the simulator's truth.
 
-Writes `staging.customer_xref` and `staging.customer_golden` (overwritten: they describe
-the current state), and appends to `ops.identity_history` (key merges, splits and
-retirements) and `ops.identity_metrics` (pairwise precision, recall and F1 per source).
-The xref commit records which staging snapshots it resolved, so a run with nothing new
-staged resolves nothing; every write carries a batch id derived from what was read, so a
-re-run after a crash never appends history or metrics twice.
+Writes `staging.customer_xref` and `staging.customer_golden` (they describe the current
+state), and appends to `ops.identity_history` (key merges, splits and retirements) and
+`ops.identity_metrics` (pairwise precision, recall and F1 per source). The xref commit
+records which staging snapshots it resolved, so a run with nothing new staged resolves
+nothing; every write carries a batch id derived from what was read, so a re-run after a
+crash never appends history or metrics twice.
+
+Millions of events cost one pass, not a resolution each: they are summed up per group
+(`transforms.identity.events`) and resolution works on a few tens of thousands of rows.
+The xref commit replaces only the rows that changed: every non-event row (few, and
+Splink's retraining moves their probabilities), the events that are new, and those of
+groups whose key or rule changed (Iceberg's copy-on-write still rewrites the data files
+holding those). Splink retrains on every run, as a resolution from scratch does: the
+tables hold exactly what one would write (`tests/flows/test_resolve.py` proves it day by
+day), so `flows/replay.py` reproduces them.
 """
 
 from __future__ import annotations
@@ -17,21 +26,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from pyiceberg.catalog import Catalog
+from pyiceberg.expressions import AlwaysTrue, BooleanExpression, In, NotEqualTo, Or
 
 from c360.settings import Settings
 from catalog.factory import open_catalog
-from catalog.reader import read_rows
+from catalog.reader import read_snapshot
 from catalog.registry import ensure_table
 from catalog.tables import ops, staging
 from catalog.tables.definition import TableDef
 from catalog.writer import WriteResult, content_batch_id, write
 from simulator.truth import read_records
+from transforms.identity.events import EventIndex
 from transforms.identity.metrics import resolution_metrics
+from transforms.identity.profiles import ANONYMOUS_DEVICE, EVENT_SOURCE, GROUP
 from transforms.identity.records import STAGING_COLUMNS, STAGING_TABLES, identity_records
-from transforms.identity.resolve import resolve_identities
+from transforms.identity.resolve import XREF_SCHEMA, GroupResolution, resolve_groups
 
 # The xref snapshot summary entry naming the staging snapshots it resolved.
 RESOLVED_SNAPSHOTS = "c360.resolved-snapshots"
@@ -39,6 +53,11 @@ RESOLVED_SNAPSHOTS = "c360.resolved-snapshots"
 # a re-run after a crash mints exactly the keys the crashed run's history already names.
 NEXT_KEY = "c360.next-key"
 STAGING_DEFS: dict[str, TableDef] = {t.name: t for t in staging.TABLES}
+EVENTS = STAGING_TABLES[EVENT_SOURCE]
+RECORD = ["source", "source_record_id"]
+# Past this many event rows to replace, the xref is rewritten whole rather than through a
+# delete filter naming every row.
+MAX_REPLACED_EVENTS = 200_000
 
 
 @dataclass(frozen=True)
@@ -55,17 +74,129 @@ class ResolveOutcome:
     writes: list[WriteResult] = field(default_factory=list)
 
 
-def staging_snapshots(catalog: Catalog) -> str:
-    """The current snapshot of every staging table resolution reads, as one stable string."""
-    parts = []
+def staging_snapshot_ids(catalog: Catalog) -> dict[str, int | None]:
+    """The current snapshot of every staging table resolution reads, by table name."""
+    ids = {}
     for name in sorted(STAGING_TABLES.values()):
         snapshot = ensure_table(catalog, STAGING_DEFS[name]).current_snapshot()
-        parts.append(f"{name}={snapshot.snapshot_id if snapshot else 'none'}")
-    return ",".join(parts)
+        ids[name] = snapshot.snapshot_id if snapshot else None
+    return ids
 
 
-def _largest_key(xref: pl.DataFrame) -> int:
-    return int(xref.select(pl.col("customer_key").max().fill_null(0)).item())
+def _describe(ids: dict[str, int | None]) -> str:
+    """The snapshots as one stable string (what `RESOLVED_SNAPSHOTS` records)."""
+    return ",".join(f"{name}={'none' if i is None else i}" for name, i in ids.items())
+
+
+@dataclass(frozen=True)
+class XrefChange:
+    """The xref rows to write and the filter selecting the rows they replace."""
+
+    rows: pl.DataFrame
+    replaced: BooleanExpression
+
+
+def xref_change(
+    resolution: GroupResolution, units: pl.DataFrame, index: EventIndex, prior_rows: int
+) -> XrefChange:
+    """What turns the previous xref (`prior_rows` rows) into this resolution's: every row
+    of the other sources, and the events that are new or whose key or rule changed.
+
+    Args:
+        resolution: this run's resolution.
+        units: `EventIndex.units`, which `resolution` resolved.
+        index: the staged events.
+        prior_rows: rows in the previous xref.
+    """
+    keyed = units.join(resolution.groups, on=GROUP, nulls_equal=True).with_columns(
+        replaces=pl.col("old_key").is_not_null()
+    )
+    changed = keyed.filter(
+        ~pl.col("replaces")
+        | (pl.col("customer_key") != pl.col("old_key"))
+        | (pl.col("match_rule") != pl.col("old_rule"))
+    )
+    gone = index.gone()
+    replacing = changed.filter("replaces")["events"].sum() + len(gone)
+    whole = prior_rows == 0 or replacing > MAX_REPLACED_EVENTS
+    listed = index.listed(
+        (keyed if whole else changed).select(
+            *GROUP, "old_key", "old_rule", "customer_key", "match_rule", "replaces"
+        )
+    )
+    events = listed.select(
+        pl.lit(EVENT_SOURCE).alias("source"),
+        "source_record_id",
+        "customer_key",
+        "match_rule",
+        pl.lit(1.0).alias("match_probability"),
+    )
+    rows = pl.concat([resolution.xref, events.cast(XREF_SCHEMA)])  # type: ignore[arg-type]
+    if whole:
+        return XrefChange(rows, AlwaysTrue())
+    replaced: BooleanExpression = NotEqualTo("source", EVENT_SOURCE)  # type: ignore[call-arg, arg-type, misc]
+    ids = listed.filter("replaces")["source_record_id"].to_list() + gone
+    if ids:
+        replaced = Or(replaced, In("source_record_id", ids))  # type: ignore[call-arg, arg-type, misc]
+    return XrefChange(rows, replaced)
+
+
+def measure(
+    resolution: GroupResolution,
+    index: EventIndex,
+    units: pl.DataFrame,
+    unidentified: pl.DataFrame,
+    truth: pl.DataFrame,
+) -> pl.DataFrame:
+    """`resolution_metrics` of the resolution, events counted per group and person."""
+    records = truth.filter(pl.col("source") != EVENT_SOURCE)
+    events = index.persons().join(resolution.groups, on=GROUP, nulls_equal=True)
+    scored = pl.concat(
+        [
+            resolution.xref.join(records, on=RECORD)
+            .group_by("source", "customer_key", "match_rule", "person_id")
+            .agg(records=pl.len().cast(pl.Int64)),
+            events.select(
+                pl.lit(EVENT_SOURCE).alias("source"),
+                "customer_key",
+                "match_rule",
+                "person_id",
+                "records",
+            ),
+        ]
+    )
+    alone = pl.concat(
+        [
+            resolution.unresolved.join(records, on=RECORD).select("source", "person_id"),
+            unidentified.drop_nulls("person_id").select(
+                source=pl.lit(EVENT_SOURCE), person_id="person_id"
+            ),
+        ]
+    )
+    anonymous = units.join(resolution.groups, on=GROUP, nulls_equal=True).filter(
+        pl.col("match_rule") == ANONYMOUS_DEVICE
+    )
+    left_out = pl.concat(
+        [
+            resolution.unresolved.group_by("source").agg(records=pl.len().cast(pl.Int64)),
+            pl.DataFrame(
+                {
+                    "source": [EVENT_SOURCE],
+                    "records": [int(anonymous["events"].sum()) + unidentified.height],
+                }
+            ),
+        ]
+    )
+    return resolution_metrics(scored, alone, left_out)
+
+
+def _events(catalog: Catalog, snapshot_id: int | None) -> pa.Table:
+    return read_snapshot(
+        catalog,
+        staging.CLICKSTREAM_EVENTS,
+        snapshot_id,
+        ("event_id", "device_id", "customer_id", "event_at"),
+    )
 
 
 def resolve_lakehouse(catalog: Catalog, truth_dir: Path | None, *, run_id: str) -> ResolveOutcome:
@@ -78,22 +209,58 @@ def resolve_lakehouse(catalog: Catalog, truth_dir: Path | None, *, run_id: str) 
         run_id: the pipeline run.
     """
     started = time.perf_counter()
-    read = staging_snapshots(catalog)
+    snapshots = staging_snapshot_ids(catalog)
+    read = _describe(snapshots)
     last = ensure_table(catalog, staging.CUSTOMER_XREF).current_snapshot()
     summary = last.summary if last and last.summary else None
     if summary and read == summary.get(RESOLVED_SNAPSHOTS):
         return ResolveOutcome("unchanged")
-    staged = {
-        name: read_rows(catalog, STAGING_DEFS[name], columns=STAGING_COLUMNS[name])
-        for name in STAGING_TABLES.values()
-    }
-    records = identity_records(staged)
-    prior = read_rows(
-        catalog, staging.CUSTOMER_XREF, columns=["source", "source_record_id", "customer_key"]
+    records = identity_records(
+        {
+            name: _frame(
+                read_snapshot(catalog, STAGING_DEFS[name], snapshots[name], STAGING_COLUMNS[name])
+            )
+            for name in STAGING_TABLES.values()
+            if name != EVENTS
+        }
     )
+    prior = read_snapshot(
+        catalog,
+        staging.CUSTOMER_XREF,
+        last.snapshot_id if last else None,
+        ("source", "source_record_id", "customer_key", "match_rule"),
+    )
+    keys = prior["customer_key"]
     # Above every key ever committed, retired ones too.
-    first_new = max(int(summary.get(NEXT_KEY) or 1) if summary else 1, _largest_key(prior) + 1)
-    resolution = resolve_identities(records, prior, first_new)
+    first_new = max(
+        int(summary.get(NEXT_KEY) or 1) if summary else 1, (pc.max(keys).as_py() or 0) + 1
+    )
+    truth = read_records(truth_dir) if truth_dir is not None and truth_dir.exists() else None
+    is_event = pc.equal(prior["source"], EVENT_SOURCE)
+    with EventIndex(
+        _events(catalog, snapshots[EVENTS]),
+        prior.filter(is_event).select(["source_record_id", "customer_key", "match_rule"]),
+        None
+        if truth is None
+        else truth.filter(pl.col("source") == EVENT_SOURCE).drop("source").to_arrow(),
+    ) as index:
+        units = index.units()
+        resolution = resolve_groups(
+            records,
+            units,
+            _frame(prior.filter(pc.invert(is_event))),
+            _frame(pa.table({"old_key": keys}))
+            .group_by("old_key")
+            .agg(records=pl.len().cast(pl.Int64)),
+            first_new,
+        )
+        unidentified = index.unidentified()
+        change = xref_change(resolution, units, index, prior.num_rows)
+        metrics = (
+            pl.DataFrame()
+            if truth is None
+            else measure(resolution, index, units, unidentified, truth)
+        )
     batch = content_batch_id("resolve", read, str(last and last.snapshot_id))
     now = datetime.now(UTC)
     writes = [
@@ -113,11 +280,7 @@ def resolve_lakehouse(catalog: Catalog, truth_dir: Path | None, *, run_id: str) 
             mode="overwrite",
         ),
     ]
-    metrics = pl.DataFrame()
-    if truth_dir is not None and truth_dir.exists():
-        metrics = resolution_metrics(
-            resolution.xref, resolution.unresolved, read_records(truth_dir)
-        )
+    if not metrics.is_empty():
         writes.append(
             write(
                 catalog,
@@ -127,32 +290,49 @@ def resolve_lakehouse(catalog: Catalog, truth_dir: Path | None, *, run_id: str) 
                 run_id=run_id,
             )
         )
+    largest = (
+        pl.concat(
+            [resolution.xref.select("customer_key"), resolution.groups.select("customer_key")]
+        )
+        .select(pl.col("customer_key").max().fill_null(0))
+        .item()
+    )
     # Last: its summary is what marks these staging snapshots as resolved.
     writes.append(
         write(
             catalog,
             staging.CUSTOMER_XREF,
-            resolution.xref,
+            change.rows,
             batch_id=batch,
             run_id=run_id,
             mode="overwrite",
-            properties={
-                RESOLVED_SNAPSHOTS: read,
-                NEXT_KEY: str(max(first_new, _largest_key(resolution.xref) + 1)),
-            },
+            overwrite_filter=change.replaced,
+            properties={RESOLVED_SNAPSHOTS: read, NEXT_KEY: str(max(first_new, int(largest) + 1))},
             commit_empty=True,
         )
     )
+    unresolved = pl.concat(
+        [
+            resolution.unresolved,
+            unidentified.select(source=pl.lit(EVENT_SOURCE), source_record_id="source_record_id"),
+        ]
+    )
     return ResolveOutcome(
         "resolved",
-        records=resolution.xref.height,
+        records=resolution.xref.height + int(units["events"].sum()),
         customers=resolution.golden.height,
         history=resolution.history.height,
         seconds=time.perf_counter() - started,
         metrics=metrics,
-        unresolved=resolution.unresolved,
+        unresolved=unresolved,
         writes=writes,
     )
+
+
+def _frame(table: pa.Table) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
 
 
 @task(cache_policy=NO_CACHE, task_run_name="resolve-identities")

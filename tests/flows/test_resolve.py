@@ -3,6 +3,7 @@ history and accuracy against the simulator's truth."""
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +21,14 @@ from catalog.tables import ops, staging
 from catalog.tables.definition import TableDef
 from catalog.writer import write
 from flows import resolve as resolve_flow
-from flows.resolve import STAGING_DEFS, ResolveOutcome, resolve_lakehouse
+from flows.resolve import NEXT_KEY, STAGING_DEFS, ResolveOutcome, resolve_lakehouse
 from simulator.truth import read_records
 from simulator.world import simulate
 from tests.flows.lakehouse_days import ingest_everything, stage_everything
+from transforms.identity.metrics import ALL, ALL_RECORDS, pairwise_metrics, with_singletons
 from transforms.identity.profiles import ANONYMOUS_DEVICE
 from transforms.identity.records import STAGING_TABLES, identity_records
+from transforms.identity.resolve import Resolution, resolve_identities
 
 RECORD = ["source", "source_record_id"]
 IDENTITY_TABLES = (
@@ -245,6 +248,111 @@ def test_a_key_is_never_issued_again_nor_given_to_another_person(
     assert {key: second[key] for key in set(first) & set(second)} == {
         key: first[key] for key in set(first) & set(second)
     }
+
+
+# --- Day by day, as a full resolution would ---------------------------------------------
+
+LIVE_DAYS = 2
+
+
+@dataclass(frozen=True)
+class Day:
+    """One day's resolve run, and a full resolution of the same staged state from the same
+    prior keys (what a replay of the run computes)."""
+
+    run_id: str
+    outcome: ResolveOutcome
+    xref: pl.DataFrame
+    golden: pl.DataFrame
+    history: pl.DataFrame
+    metrics: pl.DataFrame
+    full: Resolution
+    expected_metrics: pl.DataFrame
+
+
+def _expected_metrics(full: Resolution, truth: pl.DataFrame) -> pl.DataFrame:
+    """The metrics of `full` by their record-level definition (`resolution_metrics`)."""
+    anonymous = full.xref.filter(pl.col("match_rule") == ANONYMOUS_DEVICE)
+    left_out = pl.concat([anonymous.select(RECORD), full.unresolved])
+    unresolved = {
+        ALL: left_out.height,
+        ALL_RECORDS: left_out.height,
+        **dict(left_out.group_by("source").len().iter_rows()),
+    }
+    overall = pairwise_metrics(with_singletons(full.xref, full.unresolved), truth)
+    return pl.concat(
+        [
+            pairwise_metrics(full.xref.join(anonymous, on=RECORD, how="anti"), truth),
+            overall.filter(pl.col("scope") == ALL).with_columns(scope=pl.lit(ALL_RECORDS)),
+        ]
+    ).with_columns(
+        unresolved=pl.col("scope").replace_strict(unresolved, default=0, return_dtype=pl.Int64)
+    )
+
+
+def _day(lakehouse: Lakehouse, run_id: str) -> Day:
+    """Resolve, after resolving the same state in full from the xref as it stands."""
+    records = _staged_records(lakehouse)
+    prior = _keys(lakehouse.rows(staging.CUSTOMER_XREF))
+    snapshot = ensure_table(lakehouse.catalog, staging.CUSTOMER_XREF).current_snapshot()
+    next_key = int(snapshot.summary[NEXT_KEY]) if snapshot and snapshot.summary else 1
+    full = resolve_identities(records, prior, next_key)
+    outcome = lakehouse.resolve(run_id)
+    ran = pl.col("run_id") == run_id
+    return Day(
+        run_id,
+        outcome,
+        lakehouse.rows(staging.CUSTOMER_XREF),
+        lakehouse.rows(staging.CUSTOMER_GOLDEN),
+        lakehouse.rows(ops.IDENTITY_HISTORY).filter(ran).drop("run_id", "recorded_at"),
+        lakehouse.rows(ops.IDENTITY_METRICS).filter(ran).drop("run_id", "measured_at"),
+        full,
+        _expected_metrics(full, read_records(lakehouse.truth_dir)),
+    )
+
+
+@pytest.fixture(scope="module")
+def days(tmp_path_factory: pytest.TempPathFactory) -> list[Day]:
+    """A tiny world resolved on day 0 and on each of `LIVE_DAYS` live days after it; on the
+    last, every event row is rewritten rather than only those that changed."""
+    lakehouse = _lakehouse(tmp_path_factory.mktemp("resolve-days"), scale="tiny")
+    resolved = [_day(lakehouse, "resolve-0")]
+    for day in range(1, LIVE_DAYS + 1):
+        lakehouse.live_day(f"day-{day}")
+        with pytest.MonkeyPatch.context() as patch:
+            if day == LIVE_DAYS:
+                patch.setattr(resolve_flow, "MAX_REPLACED_EVENTS", -1)
+            resolved.append(_day(lakehouse, f"resolve-{day}"))
+    return resolved
+
+
+def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.sort(frame.columns, nulls_last=True)
+
+
+def test_each_days_resolution_equals_a_full_resolution_of_the_same_state(
+    days: list[Day],
+) -> None:
+    for day in days:
+        assert day.outcome.status == "resolved", day.run_id
+        assert _sorted(day.xref).equals(_sorted(day.full.xref)), day.run_id
+        assert day.golden.sort("customer_key").equals(day.full.golden), day.run_id
+        assert _sorted(day.history).equals(_sorted(day.full.history)), day.run_id
+        assert day.outcome.unresolved.sort(RECORD).equals(day.full.unresolved), day.run_id
+        expected = day.expected_metrics.select(day.metrics.columns)
+        assert day.metrics.equals(expected), day.run_id
+
+
+def test_days_after_the_first_write_only_the_xref_rows_that_changed(days: list[Day]) -> None:
+    # The days' logins and new records merge earlier persons.
+    assert any((day.history["change"] == "merge").any() for day in days[1:])
+    for before, day in itertools.pairwise(days[:-1]):
+        written = day.outcome.writes[-1]
+        assert written.table == "staging.customer_xref"
+        changed = day.xref.join(before.xref, on=day.xref.columns, how="anti", nulls_equal=True)
+        assert changed.height <= written.rows < day.xref.height, day.run_id
+    # The last day rewrote it whole, to the same content.
+    assert days[-1].outcome.writes[-1].rows == days[-1].xref.height
 
 
 # --- A crash before the xref commit -----------------------------------------------------

@@ -1,16 +1,15 @@
 """Clustering: profiles joined by any edge (exact rule or Splink match) are one person.
 
-Connected components by Splink's clusterer on DuckDB, over the edges of every rule. Each
-profile also keeps the strongest evidence that joined it to its cluster, which becomes the
-`match_rule` and `match_probability` of its records.
+Connected components over the edges of every rule, by union-find on the profiles'
+positions (Splink's own clusterer on DuckDB gives the same components, several times
+slower). Each profile also keeps the strongest evidence that joined it to its cluster,
+which becomes the `match_rule` and `match_probability` of its records.
 """
 
 from __future__ import annotations
 
-import duckdb
+import numpy as np
 import polars as pl
-from splink import DuckDBAPI
-from splink.clustering import cluster_pairwise_predictions_at_threshold
 
 # Strongest evidence first: what a record's `match_rule` says when several edges join it.
 RULE_STRENGTH = ("exact_email", "exact_phone", "splink")
@@ -23,39 +22,31 @@ def connected_components(profile_ids: pl.Series, edges: pl.DataFrame) -> pl.Data
         profile_ids: every profile, linked or not.
         edges: `profile_id_l`, `profile_id_r`.
     """
-    nodes = pl.DataFrame({"profile_id": profile_ids.unique()})
-    if edges.is_empty():
-        components = nodes.with_columns(cluster="profile_id")
-    else:
-        connection = duckdb.connect()
-        try:
-            db_api = DuckDBAPI(connection)
-            clustered = cluster_pairwise_predictions_at_threshold(
-                nodes.to_arrow(),
-                edges.select(
-                    "profile_id_l", "profile_id_r", match_probability=pl.lit(1.0)
-                ).to_arrow(),
-                db_api,
-                node_id_column_name="profile_id",
-                edge_id_column_name_left="profile_id_l",
-                edge_id_column_name_right="profile_id_r",
-                threshold_match_probability=0.5,
-            )
-            result = pl.from_arrow(
-                connection.sql(
-                    f"select profile_id, cluster_id from {clustered.physical_name}"
-                ).arrow()
-            )
-        finally:
-            connection.close()
-        assert isinstance(result, pl.DataFrame)
-        components = result.select("profile_id", cluster=pl.col("cluster_id").cast(pl.String))
-    smallest = components.group_by("cluster").agg(first=pl.col("profile_id").min())
-    numbered = smallest.sort("first").with_row_index("cluster_id", offset=1)
-    return (
-        components.join(numbered, on="cluster")
-        .select("profile_id", pl.col("cluster_id").cast(pl.Int64))
-        .sort("profile_id")
+    nodes = pl.DataFrame({"profile_id": profile_ids.unique().sort()}).with_row_index("node")
+    ends = [
+        edges.select(profile_id=side).join(
+            nodes, on="profile_id", how="left", maintain_order="left"
+        )["node"]
+        for side in ("profile_id_l", "profile_id_r")
+    ]
+    if any(end.null_count() for end in ends):
+        raise ValueError("an edge joins a profile that is not in profile_ids")
+    left, right = (end.to_numpy().astype(np.int64) for end in ends)
+    # Every node's label becomes the smallest node of its component: nodes are numbered
+    # in profile order, so that is its smallest member.
+    label = np.arange(nodes.height, dtype=np.int64)
+    while True:
+        least = np.minimum(label[left], label[right])
+        linked = label.copy()
+        np.minimum.at(linked, left, least)
+        np.minimum.at(linked, right, least)
+        linked = linked[linked]  # jump to the label's own label: halves the path each round
+        if np.array_equal(linked, label):
+            break
+        label = linked
+    return nodes.select(
+        "profile_id",
+        cluster_id=pl.Series(label).rank("dense").cast(pl.Int64),
     )
 
 

@@ -49,6 +49,15 @@ NAMES = ("first_name", "last_name")
 ADDRESS = ("street", "city", "state", "postcode", "country")
 
 _TRUST, _COUNT, _BEST = "_trust", "_count", "_best"
+ACTIVITY_SCHEMA = pl.Schema(
+    {
+        KEY: pl.Int64(),
+        SOURCE: pl.String(),
+        "records": pl.Int64(),
+        "first_seen_at": pl.Datetime("us", "UTC"),
+        "last_seen_at": pl.Datetime("us", "UTC"),
+    }
+)
 # Every set of sources, as the bit set of their trust ranks -> their names, sorted.
 _SOURCE_SETS = {
     bits: ",".join(sorted(s for rank, s in enumerate(SOURCE_TRUST) if bits & 1 << rank))
@@ -56,13 +65,18 @@ _SOURCE_SETS = {
 }
 
 
-def golden_records(records: pl.DataFrame) -> pl.DataFrame:
+def golden_records(records: pl.DataFrame, activity: pl.DataFrame | None = None) -> pl.DataFrame:
     """One golden record per `customer_key` from all of its source records.
 
     Args:
         records: one row per source record: `customer_key`, `source`, `source_record_id`,
             first_name, last_name, email, phone, street, city, state, postcode, country
             (normalised) and `observed_at`.
+        activity: records with none of those attributes (events), counted rather than
+            listed: `customer_key`, `source`, `records`, `first_seen_at` and
+            `last_seen_at` (of their `observed_at`). They count in `source_records`,
+            `sources` and the seen range as that many records would; a key with only
+            such records gets a golden record without attributes.
 
     Returns:
         `customer_key`; each of first_name, last_name, email, phone with its
@@ -73,12 +87,9 @@ def golden_records(records: pl.DataFrame) -> pl.DataFrame:
     Raises:
         ValueError: a record's source is not in `SOURCE_TRUST`.
     """
-    _check_sources(records)
-    trusted = records.lazy().with_columns(
-        pl.col(SOURCE)
-        .replace_strict(SOURCE_TRUST, range(len(SOURCE_TRUST)), return_dtype=pl.UInt8)
-        .alias(_TRUST)
-    )
+    counted = pl.DataFrame(schema=ACTIVITY_SCHEMA) if activity is None else activity
+    _check_sources(pl.concat([records.select(SOURCE), counted.select(SOURCE)]))
+    trusted = records.lazy().with_columns(_trust())
     by_frequency = [_COUNT, _TRUST, OBSERVED_AT]
     by_trust = [_TRUST, OBSERVED_AT, _COUNT]
     most_first = [True, False, True]
@@ -90,12 +101,20 @@ def golden_records(records: pl.DataFrame) -> pl.DataFrame:
         _winning_value(trusted, "phone", by_frequency, most_first),
         _winning_address(trusted),
     ]
-    golden = _summary(trusted)
+    golden = _summary(trusted, counted.lazy().with_columns(_trust()))
     for attribute in attributes:
         golden = golden.join(attribute, on=KEY, how="left")
     # The streaming engine runs the group-wise `sort_by(...).first()` picks several times
     # slower than the in-memory one (Polars 2.1, a million records).
     return golden.sort(KEY).select(_columns()).collect(engine="in-memory")
+
+
+def _trust() -> pl.Expr:
+    return (
+        pl.col(SOURCE)
+        .replace_strict(SOURCE_TRUST, range(len(SOURCE_TRUST)), return_dtype=pl.UInt8)
+        .alias(_TRUST)
+    )
 
 
 def _check_sources(records: pl.DataFrame) -> None:
@@ -179,20 +198,28 @@ def _label() -> pl.Expr:
     return pl.concat_str(SOURCE, pl.lit(":"), RECORD_ID)
 
 
-def _summary(trusted: pl.LazyFrame) -> pl.LazyFrame:
+def _summary(trusted: pl.LazyFrame, activity: pl.LazyFrame) -> pl.LazyFrame:
     # The distinct sources as a bit set, named once per person: joining the names of each
     # person's sources as strings is several times slower at a million records.
     bit = {rank: 1 << rank for rank in range(len(SOURCE_TRUST))}
+    listed = trusted.select(
+        KEY,
+        _TRUST,
+        pl.lit(1, pl.Int64).alias("records"),
+        pl.col(OBSERVED_AT).alias("first_seen_at"),
+        pl.col(OBSERVED_AT).alias("last_seen_at"),
+    )
     return (
-        trusted.group_by(KEY)
+        pl.concat([listed, activity.select(listed.collect_schema().names())])
+        .group_by(KEY)
         .agg(
-            pl.len().cast(pl.Int64).alias("source_records"),
+            pl.col("records").sum().cast(pl.Int64).alias("source_records"),
             pl.col(_TRUST)
             .replace_strict(bit, return_dtype=pl.UInt32)
             .bitwise_or()
             .alias("sources"),
-            pl.col(OBSERVED_AT).min().alias("first_seen_at"),
-            pl.col(OBSERVED_AT).max().alias("last_seen_at"),
+            pl.col("first_seen_at").min(),
+            pl.col("last_seen_at").max(),
         )
         .with_columns(pl.col("sources").replace_strict(_SOURCE_SETS, return_dtype=pl.String))
     )

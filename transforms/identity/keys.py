@@ -50,7 +50,7 @@ HISTORY_SCHEMA = pl.Schema(
 _RECORD = [SOURCE, RECORD_ID]
 # Position of a record in (source, source_record_id) order; a cluster's smallest position
 # orders clusters deterministically whatever labels the clustering gave them.
-_ORDINAL, _CLUSTER_ORDER = "_ordinal", "_cluster_order"
+ORDER, _ORDINAL, _CLUSTER_ORDER = "order", "_ordinal", "_cluster_order"
 
 
 @dataclass(frozen=True)
@@ -92,22 +92,53 @@ def assign_keys(clusters: pl.DataFrame, prior: pl.DataFrame, next_key: int) -> K
         pl.col(RECORD_ID).cast(pl.String),
         pl.col(CUSTOMER_KEY).cast(pl.Int64).alias("old_key"),
     ).drop_nulls("old_key")
+    records = current.join(previous, on=_RECORD, how="left", maintain_order="left")
+    if records.height != current.height:
+        _require_unique(records, "prior")
+    units = records.with_row_index(_ORDINAL).select(
+        CLUSTER_ID, "old_key", pl.lit(1, pl.Int64).alias("records"), pl.col(_ORDINAL).alias(ORDER)
+    )
+    cluster_keys, history = key_clusters(
+        units, previous.group_by("old_key").agg(pl.len().cast(pl.Int64).alias("records")), next_key
+    )
+    keys = records.join(cluster_keys, on=CLUSTER_ID, how="left", maintain_order="left").select(
+        KEYS_SCHEMA.names()
+    )
+    return KeyAssignment(keys=keys, history=history)
+
+
+def key_clusters(
+    units: pl.DataFrame, previous: pl.DataFrame, next_key: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The rules of the module docstring over units of records that share a cluster and a
+    prior key (a record, or a group of events that always resolve together).
+
+    Args:
+        units: `cluster_id`, `old_key` (null: no prior key), `records` (how many) and
+            `order`: the position of the unit's first record in (source, source_record_id)
+            order, unique per unit.
+        previous: `old_key`, `records`: every prior key and how many records it had,
+            present now or not.
+        next_key: the first key to mint: the largest key ever issued + 1.
+
+    Returns:
+        `(cluster_keys, history)`: `cluster_id`, `customer_key` for every cluster, and the
+        history as `assign_keys` returns it.
+
+    Raises:
+        ValueError: `next_key` is not above every prior key.
+    """
     largest = previous.select(pl.col("old_key").max()).item()
     if largest is not None and next_key <= largest:
         raise ValueError(
             f"next_key {next_key} is not above prior key {largest}; "
             "pass the largest key ever issued + 1"
         )
-
-    records = current.join(previous, on=_RECORD, how="left", maintain_order="left")
-    if records.height != current.height:
-        _require_unique(records, "prior")
-    records = records.with_row_index(_ORDINAL)
-    cluster_order = records.group_by(CLUSTER_ID).agg(pl.col(_ORDINAL).min().alias(_CLUSTER_ORDER))
+    cluster_order = units.group_by(CLUSTER_ID).agg(pl.col(ORDER).min().alias(_CLUSTER_ORDER))
     overlap = (
-        records.drop_nulls("old_key")
+        units.drop_nulls("old_key")
         .group_by(CLUSTER_ID, "old_key")
-        .agg(pl.len().cast(pl.Int64).alias("records"))
+        .agg(pl.col("records").sum().cast(pl.Int64))
         .join(cluster_order, on=CLUSTER_ID)
     )
     # Rules 1-3 of the module docstring, in turn.
@@ -126,12 +157,7 @@ def assign_keys(clusters: pl.DataFrame, prior: pl.DataFrame, next_key: int) -> K
         .select(CLUSTER_ID, (pl.col("_n").cast(pl.Int64) + next_key).alias(CUSTOMER_KEY))
     )
     cluster_keys = pl.concat([kept, minted])
-
-    keys = records.join(cluster_keys, on=CLUSTER_ID, how="left", maintain_order="left").select(
-        KEYS_SCHEMA.names()
-    )
-    history = _history(overlap, owners, cluster_keys, previous, next_key)
-    return KeyAssignment(keys=keys, history=history)
+    return cluster_keys, _history(overlap, owners, cluster_keys, previous, next_key)
 
 
 def _require_unique(records: pl.DataFrame, name: str) -> None:
@@ -189,17 +215,12 @@ def _history(
         )
         .alias("reason"),
     )
-    retired = (
-        previous.join(owners, on="old_key", how="anti")
-        .group_by("old_key")
-        .agg(pl.len().cast(pl.Int64).alias("records"))
-        .select(
-            old,
-            pl.lit(None, dtype=pl.Int64).alias("new_key"),
-            pl.lit(RETIRED).alias("change"),
-            count,
-            pl.format("no record of {} is left (it had {})", old, count).alias("reason"),
-        )
+    retired = previous.join(owners.select("old_key"), on="old_key", how="anti").select(
+        old,
+        pl.lit(None, dtype=pl.Int64).alias("new_key"),
+        pl.lit(RETIRED).alias("change"),
+        count,
+        pl.format("no record of {} is left (it had {})", old, count).alias("reason"),
     )
     return (
         pl.concat([merges, splits, retired])

@@ -27,7 +27,7 @@ def _ratio(part: str, whole: str) -> pl.Expr:
 def _scope_counts(records: pl.LazyFrame) -> pl.LazyFrame:
     """Records, persons and clusters overall and in each source."""
     counts = [
-        pl.len().cast(pl.Int64).alias("records"),
+        pl.col("records").sum().cast(pl.Int64),
         pl.col("person_id").n_unique().cast(pl.Int64).alias("persons"),
         pl.col("customer_key").n_unique().cast(pl.Int64).alias("clusters"),
     ]
@@ -47,10 +47,10 @@ def _pairs_per_scope(records: pl.LazyFrame, name: str, group: list[str]) -> pl.L
     """
     by_source = (
         records.group_by(*group, "source")
-        .agg(s=pl.len().cast(pl.Int64))
+        .agg(s=pl.col("records").sum().cast(pl.Int64))
         .with_columns(n=pl.col("s").sum().over(group))
     )
-    overall = records.group_by(group).agg(n=pl.len().cast(pl.Int64))
+    overall = records.group_by(group).agg(n=pl.col("records").sum().cast(pl.Int64))
     return pl.concat(
         [
             overall.select(pl.lit(ALL).alias("scope"), _pairs(pl.col("n")).sum().alias(name)),
@@ -78,15 +78,20 @@ def pairwise_metrics(xref: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
     Raises:
         ValueError: a source is named `all`, which would be confused with the overall scope.
     """
-    if (xref["source"] == ALL).any():
-        raise ValueError(f"a source is named {ALL!r}, the overall scope's name: rename it")
-    joined = (
-        xref.lazy()
-        .select(*RECORD_KEY, "customer_key")
-        .join(truth.lazy().select(*RECORD_KEY, "person_id"), on=RECORD_KEY, how="inner")
-        .drop("source_record_id")
-        .cache()
+    return summed_pairwise_metrics(
+        xref.select(*RECORD_KEY, "customer_key")
+        .join(truth.select(*RECORD_KEY, "person_id"), on=RECORD_KEY, how="inner")
+        .group_by("source", "customer_key", "person_id")
+        .agg(records=pl.len().cast(pl.Int64))
     )
+
+
+def summed_pairwise_metrics(scored: pl.DataFrame) -> pl.DataFrame:
+    """`pairwise_metrics` of records summed up: `source`, `customer_key`, `person_id` and
+    `records` (how many records of that source the key and the person share)."""
+    if (scored["source"] == ALL).any():
+        raise ValueError(f"a source is named {ALL!r}, the overall scope's name: rename it")
+    joined = scored.lazy().select("source", "customer_key", "person_id", "records").cache()
     scopes = _scope_counts(joined)
     for name, group in _PAIR_GROUPS.items():
         scopes = scopes.join(_pairs_per_scope(joined, name, group), on="scope")
@@ -116,7 +121,7 @@ def with_singletons(keyed: pl.DataFrame, alone: pl.DataFrame) -> pl.DataFrame:
 
 
 def resolution_metrics(
-    xref: pl.DataFrame, unresolved: pl.DataFrame, truth: pl.DataFrame
+    scored: pl.DataFrame, alone: pl.DataFrame, left_out: pl.DataFrame
 ) -> pl.DataFrame:
     """A resolution's metrics: `pairwise_metrics` of the identified records, plus one
     `all_records` row over every record the truth knows.
@@ -128,32 +133,35 @@ def resolution_metrics(
     what the data cannot reveal counted as missed.
 
     Args:
-        xref: `source`, `source_record_id`, `customer_key`, `match_rule`.
-        unresolved: `source`, `source_record_id` of the records with no identity.
-        truth: `source`, `source_record_id`, `person_id`.
+        scored: the records with an identity that the truth knows, summed up: `source`,
+            `customer_key`, `match_rule`, `person_id`, `records`.
+        alone: `source`, `person_id` of each record with no identity that the truth knows.
+        left_out: `source`, `records`: the anonymous visitors and the records with no
+            identity, known to the truth or not, counted per source.
     """
     anonymous = pl.col("match_rule") == ANONYMOUS_DEVICE
-    overall = pairwise_metrics(with_singletons(xref, unresolved), truth).filter(
-        pl.col("scope") == ALL
+    singletons = alone.select(
+        "source",
+        "person_id",
+        customer_key=-pl.int_range(1, pl.len() + 1, dtype=pl.Int64),
+        records=pl.lit(1, pl.Int64),
     )
+    every = pl.concat([scored.select(singletons.columns), singletons], how="vertical_relaxed")
+    overall = summed_pairwise_metrics(every).filter(pl.col("scope") == ALL)
     metrics = pl.concat(
         [
-            pairwise_metrics(xref.filter(~anonymous), truth),
+            summed_pairwise_metrics(scored.filter(~anonymous)),
             overall.with_columns(scope=pl.lit(ALL_RECORDS)),
         ]
     )
-    left_out = pl.concat([xref.filter(anonymous).select(RECORD_KEY), unresolved.select(RECORD_KEY)])
-    counts = (
-        pl.concat(
-            [
-                left_out.select(scope="source"),
-                left_out.select(scope=pl.repeat(ALL, pl.len())),
-                left_out.select(scope=pl.repeat(ALL_RECORDS, pl.len())),
-            ]
-        )
-        .group_by("scope")
-        .agg(unresolved=pl.len().cast(pl.Int64))
-    )
+    total = left_out.select(pl.col("records").sum()).item() or 0
+    counts = pl.concat(
+        [
+            left_out.group_by(scope="source").agg(unresolved=pl.col("records").sum()),
+            pl.DataFrame({"scope": [ALL, ALL_RECORDS], "unresolved": [total, total]}),
+        ],
+        how="vertical_relaxed",
+    ).with_columns(pl.col("unresolved").cast(pl.Int64))
     return metrics.join(counts, on="scope", how="left", maintain_order="left").with_columns(
         pl.col("unresolved").fill_null(0)
     )

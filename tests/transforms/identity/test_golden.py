@@ -280,3 +280,32 @@ def test_a_source_without_a_trust_rank_is_refused() -> None:
 
     with pytest.raises(ValueError, match=r"unknown source\(s\) \['fax'\]"):
         golden_records(records)
+
+
+def test_events_summed_up_count_as_the_events_listed_would() -> None:
+    listed = [
+        {"source": "crm", "source_record_id": "c1", "first_name": "Ann", "observed_at": _day(3)},
+        {"customer_key": 2, "source": "orders", "source_record_id": "o2", "observed_at": _day(4)},
+        *(
+            {"customer_key": key, "source": "clickstream", "source_record_id": f"e{key}{day}"}
+            | ({"observed_at": _day(day)} if day else {})
+            for key, days in ((1, (1, 2, 5)), (2, (0,)), (3, (6, 7)))
+            for day in days
+        ),
+    ]
+    records = _records(*listed)
+    events = records.filter(pl.col("source") == "clickstream")
+    activity = events.group_by("customer_key", "source").agg(
+        records=pl.len().cast(pl.Int64),
+        first_seen_at=pl.col("observed_at").min(),
+        last_seen_at=pl.col("observed_at").max(),
+    )
+
+    golden = golden_records(records.filter(pl.col("source") != "clickstream"), activity)
+
+    assert golden.equals(golden_records(records))
+    assert golden.select("customer_key", "source_records", "sources", "first_name").rows() == [
+        (1, 4, "clickstream,crm", "Ann"),
+        (2, 2, "clickstream,orders", None),
+        (3, 2, "clickstream", None),
+    ]

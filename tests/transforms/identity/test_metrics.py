@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from transforms.identity.metrics import pairwise_metrics
+from transforms.identity.metrics import pairwise_metrics, summed_pairwise_metrics
 
 COLUMNS = {
     "scope": pl.String,
@@ -251,3 +251,29 @@ def test_matches_counting_every_pair_on_a_random_clustering() -> None:
     assert scopes == _brute_force(records)
     assert 0 < scopes["all"]["precision"] < 1
     assert 0 < scopes["all"]["recall"] < 1
+
+
+def test_records_summed_up_score_as_the_records_listed() -> None:
+    rng = np.random.default_rng(8)
+    size = 200
+    xref = pl.DataFrame(
+        {
+            "source": rng.choice(["crm", "clickstream"], size),
+            "source_record_id": [str(i) for i in range(size)],
+            "customer_key": rng.integers(0, 15, size),
+        }
+    )
+    truth = xref.select(
+        "source", "source_record_id", person_id=pl.format("P{}", pl.col("customer_key") // 2)
+    ).with_columns(
+        person_id=pl.when(pl.int_range(pl.len()) % 7 == 0)
+        .then(pl.lit("P-x"))
+        .otherwise("person_id")
+    )
+    summed = (
+        xref.join(truth, on=["source", "source_record_id"])
+        .group_by("source", "customer_key", "person_id")
+        .agg(records=pl.len())
+    )
+
+    assert summed_pairwise_metrics(summed).equals(pairwise_metrics(xref, truth))
