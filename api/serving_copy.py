@@ -8,21 +8,32 @@ records the build (version, time) and the curated snapshot each table was read a
 A copy is built into a temporary file beside its destination and moved over it with
 `os.replace`: a reader has the old file open or the new one, never a half-built one, and
 the file is never changed once in place (so readers may open it `immutable`).
+
+A day changes few customers' histories and timelines (most profiles move on, their day
+counts with them), so a copy is usually built from the one in place: a byte copy of it in
+which only the documents and identifiers of the customers whose rows differ between the
+snapshots its `meta` records and the current ones are rewritten (`read_previous` reads the
+rows at the recorded snapshots). It holds the rows a full build of the same snapshots
+writes. Without a copy to build on (none, another format or timeline limit, a recorded
+snapshot expired), or when most histories or timelines changed, the copy is built in full.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
+import polars as pl
 import pyarrow as pa
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.types import DecimalType, TimestamptzType
@@ -35,6 +46,7 @@ from catalog.tables.definition import Column, TableDef
 if TYPE_CHECKING:
     import duckdb
     from pyiceberg.catalog import Catalog
+    from pyiceberg.table import Table
 
 # The marts the copy is built from, by name.
 SERVED: dict[str, TableDef] = {
@@ -56,6 +68,11 @@ CLICKSTREAM = "clickstream"
 ISO_UTC = "%Y-%m-%dT%H:%M:%S.%fZ"
 FORMAT_VERSION = 1
 BATCH_ROWS = 50_000
+# Past this share of the customers having a changed history or timeline, a full build is
+# cheaper than rewriting them one by one in a copy of the previous file.
+FULL_BUILD_SHARE = 0.5
+# The customer_360 columns its identifiers are made of.
+IDENTITY_COLUMNS = ("customer_key", "email", "phone", *LIST_COLUMNS)
 
 SCHEMA = """
 create table meta (name text primary key, value text not null);
@@ -95,6 +112,41 @@ class CuratedSnapshot:
 
 
 @dataclass(frozen=True)
+class PreviousRows:
+    """What the copy in place was built from: the snapshots its `meta` records, and each
+    served mart's rows at its recorded snapshot where the mart has moved on since (a mart
+    missing from `tables` is unchanged)."""
+
+    snapshots: Mapping[str, SnapshotRef]
+    tables: Mapping[str, pa.Table]
+
+
+@dataclass(frozen=True)
+class _Changes:
+    """The customer keys an incremental build rewrites, by what it rewrites for them."""
+
+    added: list[int]  # new keys: a row with all three documents
+    gone: list[int]  # keys in neither customer_360 nor dim_customer any more: row deleted
+    profiles: list[int]
+    histories: list[int]
+    timelines: list[int]
+    identifiers: list[int]  # every identifier row of these keys is replaced
+
+    def customers(self) -> int:
+        """How many customers have a document or identifier rewritten."""
+        return len(
+            {
+                *self.added,
+                *self.gone,
+                *self.profiles,
+                *self.histories,
+                *self.timelines,
+                *self.identifiers,
+            }
+        )
+
+
+@dataclass(frozen=True)
 class ServingCopyInfo:
     """What a build wrote."""
 
@@ -104,6 +156,7 @@ class ServingCopyInfo:
     customers: int  # customer_360's (the keys with a profile)
     identifiers: int
     snapshots: Mapping[str, SnapshotRef]
+    rewritten: int | None = None  # customers rewritten from the previous copy; None: full
 
 
 def serving_path(settings: Settings) -> Path:
@@ -120,10 +173,7 @@ def read_curated(catalog: Catalog) -> CuratedSnapshot:
     tables: dict[str, pa.Table] = {}
     snapshots: dict[str, SnapshotRef] = {}
     for name, definition in SERVED.items():
-        try:
-            table = catalog.load_table(definition.identifier_name)
-        except NoSuchTableError:
-            table = None
+        table = _load(catalog, definition)
         snapshot = table.current_snapshot() if table is not None else None
         if table is None or snapshot is None:
             tables[name] = definition.schema().as_arrow().empty_table()
@@ -139,14 +189,49 @@ def read_curated(catalog: Catalog) -> CuratedSnapshot:
     return CuratedSnapshot(tables, snapshots)
 
 
+def read_previous(
+    catalog: Catalog, snapshots: Mapping[str, SnapshotRef], current: CuratedSnapshot
+) -> PreviousRows | None:
+    """The served marts' rows at `snapshots` (an earlier copy's), for each mart whose
+    snapshot in `current` is another: what an incremental build diffs `current` with.
+
+    Returns None when one of them cannot be read any more (the snapshot expired, the table
+    was dropped, a column added since): the copy must then be built in full.
+    """
+    tables: dict[str, pa.Table] = {}
+    for name, definition in SERVED.items():
+        then, now = snapshots.get(name), current.snapshots.get(name)
+        if then is None or now is None:
+            return None
+        if then.snapshot_id == now.snapshot_id:
+            continue
+        if then.snapshot_id is None:
+            tables[name] = definition.schema().as_arrow().empty_table()
+            continue
+        table = _load(catalog, definition)
+        if table is None or table.snapshot_by_id(then.snapshot_id) is None:
+            return None
+        rows = table.scan(snapshot_id=then.snapshot_id).to_arrow()
+        if not set(definition.column_names) <= set(rows.column_names):
+            return None
+        tables[name] = rows
+    return PreviousRows(dict(snapshots), tables)
+
+
 def build_serving_copy(
     curated_rows: CuratedSnapshot,
     destination: Path,
     *,
     timeline_limit: int = 20,
     version: str | None = None,
+    previous: PreviousRows | None = None,
 ) -> ServingCopyInfo:
     """Build the serving copy of `curated_rows` and move it into place at `destination`.
+
+    With `previous`, when the copy at `destination` was built from its snapshots (with the
+    same format and timeline limit), the new copy is that one with only the customers
+    whose rows changed rewritten; otherwise, or when most histories or timelines changed,
+    it is built in full. Both hold the same rows.
 
     Args:
         curated_rows: the served marts (a missing one is taken as empty).
@@ -154,6 +239,8 @@ def build_serving_copy(
         timeline_limit: how many of each customer's newest orders, sessions and tickets to keep.
         version: the build's id, served in `/health` and the `X-Serving-Version` header;
             a fresh random one when None.
+        previous: the marts' rows at the snapshots the copy in place records
+            (`read_previous`).
     """
     import duckdb  # here: the API imports this module, and only publishing builds
 
@@ -163,34 +250,31 @@ def build_serving_copy(
     temporary = destination.with_name(f".{destination.name}.{version}.tmp")
     try:
         with duckdb.connect() as con:
-            for name, definition in SERVED.items():
-                rows = curated_rows.tables.get(name)
-                if rows is None:
-                    rows = definition.schema().as_arrow().empty_table()
+            tables = {
+                name: curated_rows.tables.get(name, definition.schema().as_arrow().empty_table())
+                for name, definition in SERVED.items()
+            }
+            for name, rows in tables.items():
                 con.register(name, rows)
-            sqlite = sqlite3.connect(temporary)
-            try:
+            changes = None
+            if previous is not None:
+                changes = _start_from(destination, temporary, previous, tables, timeline_limit)
+            with closing(sqlite3.connect(temporary)) as sqlite:
                 # A scratch file: nothing to recover if the build dies, so no journal.
-                sqlite.executescript(
-                    "pragma journal_mode = off; pragma synchronous = off;" + SCHEMA
-                )
-                keys = _insert(
-                    sqlite,
-                    "insert into customers values (?, ?, ?, ?)",
-                    _batches(con.execute(_documents_sql(timeline_limit))),
-                )
-                identifiers = _insert(
-                    sqlite,
-                    "insert into identifiers values (?, ?, ?)",
-                    _batches(con.execute(IDENTIFIERS_SQL)),
-                )
-                (profiles,) = sqlite.execute(
-                    "select count(*) from customers where profile is not null"
-                ).fetchone()
+                sqlite.executescript("pragma journal_mode = off; pragma synchronous = off;")
+                if changes is None:
+                    sqlite.executescript(SCHEMA)
+                    _write_all(sqlite, con, timeline_limit)
+                else:
+                    _write_changes(sqlite, con, changes, timeline_limit)
+                (profiles,) = con.execute("select count(*) from customer_360").fetchone() or (0,)
+                (keys,) = con.execute(f"select count(*) from {ALL_KEYS}").fetchone() or (0,)
+                (identifiers,) = sqlite.execute("select count(*) from identifiers").fetchone()
                 meta = {
                     "format": FORMAT_VERSION,
                     "version": version,
                     "built_at": built_at.isoformat(),
+                    "timeline_limit": timeline_limit,
                     "customers": profiles,
                     "keys": keys,
                     "identifiers": identifiers,
@@ -204,29 +288,37 @@ def build_serving_copy(
                         for name, ref in curated_rows.snapshots.items()
                     },
                 }
+                sqlite.execute("delete from meta")
                 sqlite.executemany(
                     "insert into meta values (?, ?)",
                     [(name, json.dumps(value)) for name, value in meta.items()],
                 )
                 sqlite.commit()
-            finally:
-                sqlite.close()
         with temporary.open("rb") as written:
             os.fsync(written.fileno())
         os.replace(temporary, destination)
     finally:
         temporary.unlink(missing_ok=True)
     return ServingCopyInfo(
-        destination, version, built_at, profiles, identifiers, dict(curated_rows.snapshots)
+        destination,
+        version,
+        built_at,
+        profiles,
+        identifiers,
+        dict(curated_rows.snapshots),
+        rewritten=None if changes is None else changes.customers(),
     )
 
 
 def publish_serving_copy(settings: Settings, catalog: Catalog) -> ServingCopyInfo:
-    """Rebuild the serving copy from curated's current snapshots; upload it to
-    `C360_API__SERVING_URI` when that is set."""
-    info = build_serving_copy(
-        read_curated(catalog), serving_path(settings), timeline_limit=settings.api.timeline_limit
-    )
+    """Build the serving copy of curated's current snapshots (from the copy in place where
+    it can be); upload it to `C360_API__SERVING_URI` when that is set."""
+    path = serving_path(settings)
+    limit = settings.api.timeline_limit
+    current = read_curated(catalog)
+    built_from = _built_from(path, limit)
+    previous = read_previous(catalog, built_from, current) if built_from is not None else None
+    info = build_serving_copy(current, path, timeline_limit=limit, previous=previous)
     if settings.api.serving_uri:
         upload_serving_copy(info.path, settings.api.serving_uri, settings.resolved_catalog().s3)
     return info
@@ -268,6 +360,174 @@ def _bucket_key(uri: str) -> tuple[str, str]:
     return parsed.netloc, parsed.path.lstrip("/")
 
 
+def _load(catalog: Catalog, definition: TableDef) -> Table | None:
+    try:
+        return catalog.load_table(definition.identifier_name)
+    except NoSuchTableError:
+        return None
+
+
+def _built_from(path: Path, timeline_limit: int) -> dict[str, SnapshotRef] | None:
+    """The snapshots the copy at `path` was built from, when it is a copy of this format
+    and timeline limit (None: there is no such copy to build on)."""
+    if not path.exists():
+        return None
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as copy:
+            meta = {name: json.loads(value) for name, value in copy.execute("select * from meta")}
+    except sqlite3.DatabaseError:
+        return None
+    if meta.get("format") != FORMAT_VERSION or meta.get("timeline_limit") != timeline_limit:
+        return None
+    return {
+        name: SnapshotRef(
+            ref["snapshot_id"],
+            datetime.fromisoformat(ref["committed_at"]) if ref["committed_at"] else None,
+        )
+        for name, ref in meta.get("snapshots", {}).items()
+    }
+
+
+def _start_from(
+    destination: Path,
+    temporary: Path,
+    previous: PreviousRows,
+    tables: Mapping[str, pa.Table],
+    timeline_limit: int,
+) -> _Changes | None:
+    """Copy the copy in place to `temporary` and say what to rewrite in it, if it can be
+    built on: it was built from `previous`'s snapshots (checked on the copy taken, as the
+    one in place may be replaced meanwhile), with this format and timeline limit, and not
+    so much changed since that a full build is cheaper. None (and no `temporary`) if not."""
+    try:
+        shutil.copyfile(destination, temporary)
+    except FileNotFoundError:
+        return None
+    built_from = _built_from(temporary, timeline_limit)
+    if built_from is not None and _ids(built_from) == _ids(previous.snapshots):
+        changes = _changes(tables, previous)
+        if changes is not None:
+            return changes
+    temporary.unlink()
+    return None
+
+
+def _ids(snapshots: Mapping[str, SnapshotRef]) -> dict[str, int | None]:
+    return {name: ref.snapshot_id for name, ref in snapshots.items()}
+
+
+def _changes(tables: Mapping[str, pa.Table], previous: PreviousRows) -> _Changes | None:
+    """The customers whose documents or identifiers differ between the marts `previous`
+    holds and `tables`; None when so many changed that a full build is cheaper."""
+
+    def before(name: str) -> pa.Table:
+        return previous.tables.get(name, tables[name])
+
+    def changed(name: str, columns: tuple[str, ...] = ()) -> set[int]:
+        """The keys of the rows only one side has (a changed row is on both, differing)."""
+        if name not in previous.tables:
+            return set()
+        listed = list(columns or SERVED[name].column_names)
+        now, then = _frame(tables[name], listed), _frame(previous.tables[name], listed)
+        only = pl.concat(
+            [
+                now.join(then, on=listed, how="anti", nulls_equal=True),
+                then.join(now, on=listed, how="anti", nulls_equal=True),
+            ]
+        )
+        return set(only["customer_key"].drop_nulls().to_list())
+
+    profiled, profiled_before = _key_set(tables["customer_360"]), _key_set(before("customer_360"))
+    keys = profiled | _key_set(tables["dim_customer"])
+    keys_before = profiled_before | _key_set(before("dim_customer"))
+    moved = keys ^ keys_before
+    histories = (changed("dim_customer") & keys) - moved
+    timelines = (
+        (set().union(*(changed(mart) for mart, _, _, _ in TIMELINE)) | (profiled ^ profiled_before))
+        & keys
+    ) - moved
+    if len(histories | timelines | moved) > FULL_BUILD_SHARE * len(keys):
+        return None
+    return _Changes(
+        added=sorted(keys - keys_before),
+        gone=sorted(keys_before - keys),
+        profiles=sorted(changed("customer_360") - moved),
+        histories=sorted(histories),
+        timelines=sorted(timelines),
+        identifiers=sorted(changed("customer_360", IDENTITY_COLUMNS)),
+    )
+
+
+def _frame(rows: pa.Table, columns: list[str]) -> pl.DataFrame:
+    frame = pl.from_arrow(rows.select(columns))
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def _key_set(rows: pa.Table) -> set[int]:
+    return set(rows["customer_key"].drop_null().to_pylist())
+
+
+def _write_all(sqlite: sqlite3.Connection, con: duckdb.DuckDBPyConnection, limit: int) -> None:
+    """Fill a new copy: every customer's documents and identifiers."""
+    _insert(
+        sqlite,
+        "insert into customers values (?, ?, ?, ?)",
+        _batches(con.execute(_documents_sql(limit, ALL_KEYS))),
+    )
+    _insert(
+        sqlite,
+        "insert into identifiers values (?, ?, ?)",
+        _batches(con.execute(_identifiers_sql("customer_360"))),
+    )
+
+
+def _write_changes(
+    sqlite: sqlite3.Connection, con: duckdb.DuckDBPyConnection, changes: _Changes, limit: int
+) -> None:
+    """Bring a copy of the previous file up to date: rewrite what `changes` names."""
+    _delete_keys(sqlite, "customers", changes.gone)
+    _insert(
+        sqlite,
+        "insert into customers values (?, ?, ?, ?)",
+        _scoped(con, changes.added, _documents_sql(limit, SCOPE)),
+    )
+    for column, keys, query in (
+        ("profile", changes.profiles, _profiles_sql(SCOPE)),
+        ("history", changes.histories, _histories_sql(SCOPE)),
+        ("timeline", changes.timelines, _timelines_sql(SCOPE, limit)),
+    ):
+        _insert(
+            sqlite,
+            f"update customers set {column} = ?2 where customer_key = ?1",
+            _scoped(con, keys, f"select * from ({query}) order by customer_key"),
+        )
+    _delete_keys(sqlite, "identifiers", changes.identifiers)
+    _insert(
+        sqlite,
+        "insert into identifiers values (?, ?, ?)",
+        _scoped(con, changes.identifiers, _identifiers_sql(SCOPE)),
+    )
+
+
+def _delete_keys(sqlite: sqlite3.Connection, table: str, keys: list[int]) -> None:
+    if keys:
+        sqlite.execute(
+            f"delete from {table} where customer_key in (select value from json_each(?))",
+            (json.dumps(keys),),
+        )
+
+
+def _scoped(
+    con: duckdb.DuckDBPyConnection, keys: list[int], query: str
+) -> Iterator[list[tuple[object, ...]]]:
+    """The rows of `query` with `keys` registered as the relation `SCOPE`."""
+    if not keys:
+        return iter(())
+    con.register(SCOPE, pa.table({"customer_key": pa.array(keys, pa.int64())}))
+    return _batches(con.execute(query))
+
+
 def _batches(result: duckdb.DuckDBPyConnection) -> Iterator[list[tuple[object, ...]]]:
     while batch := result.fetchmany(BATCH_ROWS):
         yield batch
@@ -284,6 +544,11 @@ def _insert(
 
 
 # --- SQL (DuckDB over the marts' Arrow rows) ------------------------------------------------
+# Each query makes its documents for the customer keys of a `scope` relation: every key
+# (`ALL_KEYS`) in a full build, the changed ones (`SCOPE`) in an incremental one.
+
+ALL_KEYS = "(select customer_key from customer_360 union select customer_key from dim_customer)"
+SCOPE = "scope"
 
 
 def _json_value(column: Column) -> str:
@@ -306,15 +571,73 @@ def _struct(definition: TableDef, *, without: tuple[str, ...] = ()) -> str:
     return f"struct_pack({values})"
 
 
-def _documents_sql(timeline_limit: int) -> str:
-    """One row per customer key: its profile, history and timeline as JSON text."""
+def _in(scope: str) -> str:
+    return f"customer_key in (select customer_key from {scope})"
+
+
+def _documents_sql(timeline_limit: int, scope: str) -> str:
+    """One row per customer key in `scope`, in key order: its profile, history and
+    timeline as JSON text."""
+    return f"""
+        with keys as (select customer_key from {scope}),
+        profiles as ({_profiles_sql("keys")}),
+        histories as ({_histories_sql("keys")}),
+        timelines as ({_timelines_sql("keys", timeline_limit)})
+        select customer_key, profile, history, timeline
+        from keys
+        left join profiles using (customer_key)
+        left join histories using (customer_key)
+        left join timelines using (customer_key)
+        order by customer_key
+    """
+
+
+def _profiles_sql(scope: str) -> str:
+    """(customer_key, profile) for each key in `scope`: null for a key not in customer_360."""
+    return f"""
+        select customer_key, encode(profiles.body::varchar) as profile
+        from {scope} left join (
+            select customer_key, to_json({_struct(SERVED["customer_360"])}) as body
+            from customer_360 where {_in(scope)}
+        ) profiles using (customer_key)
+    """
+
+
+def _histories_sql(scope: str) -> str:
+    """(customer_key, history) for each key in `scope`: its dim_customer versions, oldest
+    first."""
+    # The versions are serialised one by one and listed as JSON: DuckDB orders a list of
+    # text several times faster than a list of structs.
+    version = _struct(SERVED["dim_customer"], without=("customer_key",))
+    return f"""
+        select customer_key,
+               encode('{{"customer_key":' || customer_key || ',"versions":'
+                      || coalesce(versions.items::varchar, '[]') || '}}') as history
+        from {scope} left join (
+            select customer_key,
+                   to_json(list(to_json({version}) order by valid_from, customer_version_id))
+                       as items
+            from dim_customer where {_in(scope)} group by customer_key
+        ) versions using (customer_key)
+    """
+
+
+def _timelines_sql(scope: str, timeline_limit: int) -> str:
+    """(customer_key, timeline) for each key in `scope`: its newest `timeline_limit` orders,
+    sessions and tickets, newest first; null for a key not in customer_360."""
     limit = int(timeline_limit)
     timeline_ctes = ",\n".join(
         f"""{key} as (
-            select customer_key,
-                   to_json(list({_struct(SERVED[mart], without=("customer_key",))}
-                                order by "{at}" desc, "{id_}" desc)[1:{limit}]) as items
-            from {mart} where customer_key is not null group by customer_key
+            select customer_key, to_json(list(item order by "{at}" desc, "{id_}" desc)) as items
+            from (
+                select customer_key, "{at}", "{id_}",
+                       to_json({_struct(SERVED[mart], without=("customer_key",))}) as item
+                from {mart} where {_in(scope)}
+                qualify row_number() over (
+                    partition by customer_key order by "{at}" desc, "{id_}" desc
+                ) <= {limit}
+            )
+            group by customer_key
         )"""
         for mart, key, at, id_ in TIMELINE
     )
@@ -323,33 +646,13 @@ def _documents_sql(timeline_limit: int) -> str:
     )
     timeline_joins = "\n".join(f"left join {key} using (customer_key)" for _, key, _, _ in TIMELINE)
     return f"""
-        with keys as (
-            select customer_key from customer_360 union select customer_key from dim_customer
-        ),
-        profiles as (
-            select customer_key, to_json({_struct(SERVED["customer_360"])}) as body
-            from customer_360
-        ),
-        versions as (
-            select customer_key,
-                   to_json(list({_struct(SERVED["dim_customer"], without=("customer_key",))}
-                                order by valid_from, customer_version_id)) as items
-            from dim_customer group by customer_key
-        ),
-        {timeline_ctes}
-        select
-            keys.customer_key,
-            encode(profiles.body::varchar) as profile,
-            encode('{{"customer_key":' || keys.customer_key || ',"versions":'
-                   || coalesce(versions.items::varchar, '[]') || '}}') as history,
-            case when profiles.body is not null then
-                encode('{{"customer_key":' || keys.customer_key || ',' || {timeline_json} || '}}')
-            end as timeline
-        from keys
-        left join profiles using (customer_key)
-        left join versions using (customer_key)
+        with {timeline_ctes}
+        select customer_key,
+               case when {_in("customer_360")} then
+                   encode('{{"customer_key":' || customer_key || ',' || {timeline_json} || '}}')
+               end as timeline
+        from {scope}
         {timeline_joins}
-        order by keys.customer_key
     """
 
 
@@ -357,19 +660,22 @@ def _split(kind: str, column: str, prefix: str = "") -> str:
     return f"""
         select '{kind}' as kind, {prefix}unnest(string_split("{column}", ',')) as value,
                customer_key
-        from customer_360 where "{column}" is not null and "{column}" <> ''
+        from people where "{column}" is not null and "{column}" <> ''
     """
 
 
-IDENTIFIERS_SQL = f"""
-    select distinct kind, value, customer_key from (
-        {_split("email", "emails")}
-        union all select 'email', email, customer_key from customer_360 where email is not null
-        union all {_split("phone", "phones")}
-        union all select 'phone', phone, customer_key from customer_360 where phone is not null
-        union all {_split("source", "source_ids")}
-        union all {_split("source", "device_ids", prefix=f"'{CLICKSTREAM}:' || ")}
-    )
-    where value <> ''
-    order by kind, value, customer_key
-"""
+def _identifiers_sql(scope: str) -> str:
+    """(kind, value, customer_key): every identifier of the customers in `scope`."""
+    return f"""
+        with people as (select * from customer_360 where {_in(scope)})
+        select distinct kind, value, customer_key from (
+            {_split("email", "emails")}
+            union all select 'email', email, customer_key from people where email is not null
+            union all {_split("phone", "phones")}
+            union all select 'phone', phone, customer_key from people where phone is not null
+            union all {_split("source", "source_ids")}
+            union all {_split("source", "device_ids", prefix=f"'{CLICKSTREAM}:' || ")}
+        )
+        where value <> ''
+        order by kind, value, customer_key
+    """
