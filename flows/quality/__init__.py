@@ -12,7 +12,8 @@ never against the pipeline's own output:
   with the source's on a deterministic sample of keys, column by column as canonical text,
   leaving out the columns staging rewrites (names, emails, phones, street, city). A file's
   raw rows are checksummed as the simulator checksummed what it wrote (the manifest). The
-  stream keeps no state to ask, so staged events are compared with the JSON they arrived as;
+  stream keeps no state to ask, so sampled staged events are compared with the JSON they
+  arrived as (any of its arrivals, when a producer retried);
 - timeliness (>= 98 %): rows of the run's raw batches (else the last batch) captured within
   the contract's `slo_timeliness_minutes` of becoming available: a stream record when the
   stream accepted it, a database row or file when the simulator published its day (the
@@ -26,10 +27,18 @@ never against the pipeline's own output:
 A metric that cannot be measured is reported with no value and `passed` None, saying why.
 `quality_task` writes one run's results to `ops.dq_results` in one commit.
 
-One module per metric (`completeness`, `uniqueness`, `accuracy`, `timeliness`,
-`schema_drift`); `results` holds the SLOs' names and bounds, `sources` what the measures
-compare against, `tables` the lakehouse tables they read, and `run` one run's measuring,
-recording and summary.
+A run costs what is new, not what the tables hold: timeliness reads only the run's batches;
+figures over a whole table (the stream's duplicates and sample, every landed file's
+checksum, the draw of a database sample) are carried from the last recorded run and updated
+from the rows added since (`running`); counts come from table metadata. What cannot be
+updated that way is read whole but narrow: a database's keys (it says not which rows it
+deleted), the truth's ids, the identifiers of a staging table rewritten every run.
+
+One module per metric (`completeness`, `uniqueness`, `accuracy` with `stream_accuracy` and
+`file_accuracy`, `timeliness`, `schema_drift`); `results` holds the SLOs' names and bounds,
+`sources` what the measures compare against, `tables` the lakehouse tables they read,
+`agreement` and `sampling` how rows are compared and sampled, `running` what one run
+carries to the next, and `run` one run's measuring, recording and summary.
 """
 
 from flows.quality.results import (

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 COMPLETENESS, UNIQUENESS, ACCURACY, TIMELINESS, SCHEMA_DRIFT = (
     "completeness",
@@ -42,7 +44,12 @@ class Threshold:
 
 @dataclass(frozen=True)
 class DqResult:
-    """One SLO of one feed, measured: `value` and `passed` are None when it could not be."""
+    """One SLO of one feed, measured: `value` and `passed` are None when it could not be.
+
+    `running` is what the next run's measurement of it can start from instead of reading
+    the whole table again (`flows.quality.running`); it is recorded with the results and
+    plays no part in comparing them.
+    """
 
     feed: str
     metric: str
@@ -50,11 +57,19 @@ class DqResult:
     threshold: str
     passed: bool | None
     detail: str
+    running: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
-def measured(feed: str, metric: str, bound: Threshold, value: float, detail: str) -> DqResult:
+def measured(
+    feed: str,
+    metric: str,
+    bound: Threshold,
+    value: float,
+    detail: str,
+    running: Mapping[str, Any] | None = None,
+) -> DqResult:
     """A measured SLO, passed if `value` is within `bound`."""
-    return DqResult(feed, metric, value, str(bound), bound.met(value), detail)
+    return DqResult(feed, metric, value, str(bound), bound.met(value), detail, running)
 
 
 def not_applicable(feed: str, metric: str, bound: Threshold, why: str) -> DqResult:

@@ -21,33 +21,47 @@ from catalog.writer import WriteResult, content_batch_id, write
 from flows.quality.accuracy import accuracy
 from flows.quality.completeness import completeness
 from flows.quality.results import METRICS, SCHEMA_DRIFT, DqResult
+from flows.quality.running import recorded_running, running_property
 from flows.quality.schema_drift import schema_drift
 from flows.quality.sources import Sources
-from flows.quality.tables import UTC_US
+from flows.quality.tables import UTC_US, Lakehouse
 from flows.quality.timeliness import timeliness
 from flows.quality.uniqueness import uniqueness
 
 
 def measure(
-    catalog: Catalog, settings: Settings, *, run_id: str, feeds: Sequence[str] | None = None
+    catalog: Catalog,
+    settings: Settings,
+    *,
+    run_id: str,
+    feeds: Sequence[str] | None = None,
+    full: bool = False,
 ) -> list[DqResult]:
     """Every SLO of `feeds` (raw table names; default: every feed with a contract).
+
+    Figures over a whole table are carried on from the running measures the last recorded
+    run left, reading only what is new since (`flows.quality.running`); `full` computes
+    them from every row instead. Both give the same results.
 
     Raises:
         SourceUnavailableError: a source database does not answer.
     """
     contracts = load_contracts(settings.contracts_dir)
     sources = Sources(settings)
+    lake = Lakehouse(catalog, {} if full else recorded_running(catalog))
     results = []
-    for feed in feeds if feeds is not None else list(contracts):
-        contract = contracts.get(feed)
-        results += [
-            completeness(catalog, sources, feed, contract),
-            uniqueness(catalog, feed),
-            accuracy(catalog, sources, feed),
-            timeliness(catalog, sources, feed, contract, run_id=run_id),
-            schema_drift(catalog, feed),
-        ]
+    try:
+        for feed in feeds if feeds is not None else list(contracts):
+            contract = contracts.get(feed)
+            results += [
+                completeness(lake, sources, feed, contract),
+                uniqueness(lake, feed),
+                accuracy(lake, sources, feed),
+                timeliness(lake, sources, feed, contract, run_id=run_id),
+                schema_drift(lake, feed),
+            ]
+    finally:
+        sources.close()
     return results
 
 
@@ -58,7 +72,8 @@ def write_results(
     run_id: str,
     measured_at: datetime | None = None,
 ) -> WriteResult:
-    """Record one run's results in `ops.dq_results`: one commit, once per run id."""
+    """Record one run's results in `ops.dq_results`, their running measures in its snapshot
+    summary: one commit, once per run id."""
     rows = pl.DataFrame(
         {
             "run_id": run_id,
@@ -73,7 +88,14 @@ def write_results(
         schema_overrides={"value": pl.Float64, "passed": pl.Boolean, "measured_at": UTC_US},
     )
     batch_id = content_batch_id(ops.DQ_RESULTS.identifier_name, run_id)
-    return write(catalog, ops.DQ_RESULTS, rows, batch_id=batch_id, run_id=run_id)
+    return write(
+        catalog,
+        ops.DQ_RESULTS,
+        rows,
+        batch_id=batch_id,
+        run_id=run_id,
+        properties=running_property(results),
+    )
 
 
 def format_results(results: Sequence[DqResult]) -> RichTable:

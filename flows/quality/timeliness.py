@@ -2,18 +2,21 @@
 
 A stream record becomes available when the stream accepted it; a database row or a file
 when the simulator published its day (the publication log, `simulator.world.read_published`).
+Only the batches' own files are read (those committed since the first of them), whatever
+the table holds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import polars as pl
-from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
+from pyiceberg.table.snapshots import Snapshot
 
 from catalog.contracts import Contract
-from catalog.registry import ensure_table
+from catalog.reader import appended_since, read_added
 from catalog.tables import raw
 from catalog.writer import BATCH_ID, RUN_ID
 from flows.ingest_db import DELETE
@@ -27,44 +30,51 @@ from flows.quality.results import (
     percent,
 )
 from flows.quality.sources import FILE_FEEDS, STREAM_FEED, Sources
-from flows.quality.tables import frame, isin
+from flows.quality.tables import RAW_TABLES, Lakehouse, frame, isin
 from simulator.clock import day_date
 
-RAW_TABLES = {t.name: t for t in raw.TABLES}
 # Order lines carry no commit time: they are written with their order, so they take its
 # `ordered_at` (table, key in the line, time column in the parent).
 PARENT_STAMPS = {raw.ORDERS_ORDER_ITEMS.name: (raw.ORDERS_ORDERS, "order_id", "ordered_at")}
 
 
-def run_batches(table: Table, run_id: str) -> tuple[list[str], str]:
-    """The batch ids `run_id` committed to `table`, or its last batch when it committed none;
-    and which of the two, in words."""
+def run_batches(table: Table, run_id: str) -> tuple[list[Snapshot], str]:
+    """The commits of the batches `run_id` ingested into `table`, or of its last batch when
+    it ingested none; and which of the two, in words."""
     batches = [
-        (props[BATCH_ID], props.get(RUN_ID))
+        s
         for s in table.snapshots()
-        if s.summary is not None and BATCH_ID in (props := s.summary.additional_properties)
+        if s.summary is not None and BATCH_ID in s.summary.additional_properties
     ]
-    mine = [batch for batch, run in batches if run == run_id]
+    mine = [s for s in batches if s.summary is not None and s.summary.get(RUN_ID) == run_id]
     if mine:
         return mine, f"ingested in run {run_id}"
-    return (
-        ([batches[-1][0]], "of the last batch (none ingested in this run)") if batches else ([], "")
-    )
+    return ([batches[-1]], "of the last batch (none ingested in this run)") if batches else ([], "")
+
+
+def batch_rows(table: Table, batches: Sequence[Snapshot]) -> pl.DataFrame:
+    """The rows whose `_batch_id` is one of `batches`': read from the files committed from
+    the first of them on when the table only grew since, else by scanning the table."""
+    within = isin("_batch_id", [str(s.summary[BATCH_ID]) for s in batches if s.summary])
+    since = appended_since(table, batches[0].parent_snapshot_id)
+    if since is None:
+        return frame(table, row_filter=within)
+    return read_added(table, since, row_filter=within)
 
 
 def timeliness(
-    catalog: Catalog, sources: Sources, feed: str, contract: Contract | None, *, run_id: str
+    lake: Lakehouse, sources: Sources, feed: str, contract: Contract | None, *, run_id: str
 ) -> DqResult:
     """Rows of the run's raw batches captured within the SLO of becoming available."""
     bound = Threshold(">=", MIN_TIMELY_PCT)
     if contract is None:
         return not_applicable(feed, TIMELINESS, bound, "no contract states a timeliness SLO")
-    table = ensure_table(catalog, RAW_TABLES[feed])
+    table = lake.table(RAW_TABLES[feed])
     batches, which = run_batches(table, run_id)
     if not batches:
         return not_applicable(feed, TIMELINESS, bound, "nothing ingested yet")
-    rows = frame(table, row_filter=isin("_batch_id", batches))
-    timed, untimed = available_times(catalog, sources, feed, rows)
+    rows = batch_rows(table, batches)
+    timed, untimed = available_times(lake, sources, feed, rows)
     if timed.is_empty():
         why = "; ".join(untimed)
         return not_applicable(feed, TIMELINESS, bound, f"{rows.height:,} rows {which}: {why}")
@@ -84,7 +94,7 @@ def timeliness(
 
 
 def available_times(
-    catalog: Catalog, sources: Sources, feed: str, rows: pl.DataFrame
+    lake: Lakehouse, sources: Sources, feed: str, rows: pl.DataFrame
 ) -> tuple[pl.DataFrame, list[str]]:
     """`rows`' `_ingested_at` with `available_at`, when the source made each row available.
 
@@ -98,20 +108,21 @@ def available_times(
         return _published(sources, rows.join(days, on="_source_file", how="left"))
     changes = rows.filter(pl.col("_cdc_operation") != DELETE)
     deletes = rows.height - changes.height
-    stamped = _source_stamps(catalog, feed, changes).with_columns(day=_day_of("stamp"))
+    stamped = _source_stamps(lake, feed, changes).with_columns(day=_day_of("stamp"))
     timed, untimed = _published(sources, stamped)
     if deletes:
         untimed.append(f"{deletes:,} deletes not timed (a source says not when it deleted)")
     return timed, untimed
 
 
-def _source_stamps(catalog: Catalog, feed: str, changes: pl.DataFrame) -> pl.DataFrame:
+def _source_stamps(lake: Lakehouse, feed: str, changes: pl.DataFrame) -> pl.DataFrame:
     """Database rows (no deletes) with the time the source committed them, `stamp`."""
     if feed not in PARENT_STAMPS:
         return changes.select("_ingested_at", stamp="_source_committed_at")
     parent, key, column = PARENT_STAMPS[feed]
     placed = (
-        frame(ensure_table(catalog, parent), columns=(key, column))
+        frame(lake.table(parent), columns=(key, column))
+        .join(changes.select(key).unique(), on=key, how="semi")
         .group_by(key)
         .agg(pl.col(column).min().alias("stamp"))
     )

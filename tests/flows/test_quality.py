@@ -30,7 +30,8 @@ from flows.quality import (
     quality_task,
     write_results,
 )
-from flows.quality.accuracy import canonical, sample_keys
+from flows.quality.agreement import canonical
+from flows.quality.sampling import sample_keys
 from flows.stage import STAGED
 from simulator.emitters.database import connect
 from simulator.sources import crm, orders
