@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import json
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
@@ -61,6 +60,16 @@ def day_vars(day: int) -> dict[str, Any]:
     return {"snapshot_at": day_start(day + 1).isoformat()}
 
 
+def variables_env(variables: dict[str, Any]) -> dict[str, str]:
+    """The project variables as the environment variables the project reads them from
+    (`snapshot_at` -> `C360_SNAPSHOT_AT`, read by `dbt/macros/snapshot_get_time.sql`).
+
+    Not dbt `--vars`: dbt re-parses the whole project whenever those change, and
+    `snapshot_at` changes every simulated day.
+    """
+    return {f"C360_{name.upper()}": str(value) for name, value in variables.items()}
+
+
 def run_dbt(
     settings: Settings,
     command: list[str],
@@ -70,7 +79,8 @@ def run_dbt(
     """Run a dbt command on the project in `dbt/` against the settings' target.
 
     Artifacts and logs go under `$C360_HOME/dbt`, never into the repository; the world's
-    variables (`dbt_vars`, unless `variables` are given) are passed to every command.
+    variables (`dbt_vars`, unless `variables` are given) are passed to every command, as
+    environment variables (`variables_env`).
     `profiles_dir` holds the `profiles.yml` to use (the project's own by default).
 
     Raises:
@@ -89,11 +99,10 @@ def run_dbt(
         str(settings.dbt_dir / "target"),
         "--log-path",
         str(settings.dbt_dir / "logs"),
-        "--vars",
-        json.dumps(dbt_vars(settings) if variables is None else variables),
     ]
+    project_env = variables_env(dbt_vars(settings) if variables is None else variables)
     try:
-        with _environment({"DO_NOT_TRACK": "1", **settings_env(settings)}):
+        with _environment({"DO_NOT_TRACK": "1", **settings_env(settings), **project_env}):
             result = dbtRunner().invoke(args)
     finally:
         _release_duckdb()
@@ -147,10 +156,16 @@ def _failures(result: dbtRunnerResult) -> str:
 
 
 def excluding(paused_tables: Sequence[str]) -> list[str]:
-    """dbt arguments leaving out everything downstream of the paused staging tables
-    (`staging.crm_customers` -> the source `lakehouse.crm_customers` and its children)."""
+    """dbt arguments leaving out of a pipeline build its unit tests and everything
+    downstream of the paused staging tables (`staging.crm_customers` -> the source
+    `lakehouse.crm_customers` and its children).
+
+    Unit tests test the models' code on fixed rows, not the day's data: `c360 model` and
+    the test suite run them (every `dbt build` without these arguments), a pipeline run
+    does not pay for them every day.
+    """
     selectors = [f"source:lakehouse.{t.removeprefix('staging.')}+" for t in paused_tables]
-    return ["--exclude", *selectors] if selectors else []
+    return ["--exclude", "resource_type:unit_test", *selectors]
 
 
 def publish_node_results(nodes: list[NodeResult]) -> None:

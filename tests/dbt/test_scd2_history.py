@@ -13,7 +13,6 @@ moves, or changes name, without any source saying so.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import duckdb
@@ -21,7 +20,7 @@ import polars as pl
 import pytest
 from pyiceberg.catalog import Catalog
 
-from c360.settings import Settings, load_settings
+from c360.settings import Settings
 from catalog.factory import open_catalog
 from catalog.reader import read_rows
 from catalog.tables import staging
@@ -30,6 +29,7 @@ from flows.resolve import resolve_lakehouse
 from simulator.clock import day_start
 from simulator.truth import read_life_events, read_records
 from simulator.world import simulate
+from tests.dbt.world_settings import isolated_settings
 from tests.flows.lakehouse_days import ingest_everything, stage_everything
 
 pytestmark = pytest.mark.slow
@@ -88,12 +88,7 @@ class Day:
 
 @pytest.fixture(scope="module")
 def history(tmp_path_factory: pytest.TempPathFactory) -> History:
-    home = tmp_path_factory.mktemp("scd2")
-    with pytest.MonkeyPatch.context() as patch:
-        for name in [n for n in os.environ if n.startswith("C360_")]:
-            patch.delenv(name)
-        patch.chdir(home)  # so a developer's `.env` in the repo is not read
-        settings = load_settings(home=home, scale="tiny", seed=SEED)
+    settings = isolated_settings(tmp_path_factory.mktemp("scd2"), scale="tiny", seed=SEED)
     return _live(settings, open_catalog(settings))
 
 

@@ -1,11 +1,17 @@
 {#- The lists customer_360 shows, each built from one column of the person's records. -#}
 {%- set lists = {'email': 'emails', 'phone': 'phones', 'device_id': 'device_ids', 'source_id': 'source_ids'} -%}
+{#- A person's clickstream records are single events, about 95 % of all records: they are
+    counted from the xref's keys alone and listed by device from int_events_sessionised,
+    which has already resolved each event, so no run joins the event history again. -#}
 
 with
 
+-- The xref's records other than clickstream events; `counts` reads the keys of all of them
+-- on its own: one CTE for both would be materialised whole, every clickstream id with it.
 xref as (
 
     select * from {{ ref('stg_identity__customer_xref') }}
+    where source <> 'clickstream'
 
 ),
 
@@ -47,7 +53,7 @@ legacy_customers as (
 
 events as (
 
-    select * from {{ ref('stg_clickstream__events') }}
+    select * from {{ ref('int_events_sessionised') }}
 
 ),
 
@@ -58,79 +64,73 @@ contacts as (
         'crm' as source,
         customer_id as source_record_id,
         email,
-        phone,
-        cast(null as varchar) as device_id
+        phone
     from crm_customers
     union all
     select
         'orders' as source,
         order_id as source_record_id,
         email,
-        phone,
-        null as device_id
+        phone
     from orders
     union all
     select
         'tickets' as source,
         ticket_id as source_record_id,
         customer_email as email,
-        null as phone,
-        null as device_id
+        null as phone
     from tickets
     union all
     select
         'loyalty' as source,
         member_id as source_record_id,
         email,
-        phone,
-        null as device_id
+        phone
     from loyalty_members
     union all
     select
         'marketing' as source,
         contact_id as source_record_id,
         email,
-        phone,
-        null as device_id
+        phone
     from marketing_contacts
     union all
     select
         'legacy' as source,
         legacy_id as source_record_id,
         email,
-        phone,
-        null as device_id
+        phone
     from legacy_customers
-    union all
-    select
-        'clickstream' as source,
-        event_id as source_record_id,
-        null as email,
-        null as phone,
-        device_id
-    from events
 
 ),
 
--- A person's clickstream records are single events, thousands of them: they are listed by
--- device instead of by event id.
+-- Every record but the clickstream's with its contacts, and each device a person's
+-- clickstream events came from: they are listed by device instead of by event id.
 records as (
 
     select
         xref.customer_key,
-        xref.source,
-        case
-            when xref.source <> 'clickstream'
-                then {{ dbt.concat(['xref.source', "':'", 'xref.source_record_id']) }}
-        end as source_id,
+        {{ dbt.concat(['xref.source', "':'", 'xref.source_record_id']) }} as source_id,
         contacts.email,
         contacts.phone,
-        contacts.device_id
+        cast(null as varchar) as device_id
 
     from xref
     left join contacts
         on xref.source = contacts.source
         and xref.source_record_id = contacts.source_record_id
+
+    union all
+
+    select distinct
+        customer_key,
+        null as source_id,
+        null as email,
+        null as phone,
+        device_id
+
+    from events
+    where customer_key is not null
 
 ),
 
@@ -139,7 +139,7 @@ records as (
 
     select
         customer_key,
-        {{ dbt.listagg(column, "','", 'order by ' ~ column) }} as {{ list_name }}
+        {{ sorted_listagg(column, "','") }} as {{ list_name }}
 
     from (
         select distinct customer_key, {{ column }}
@@ -158,7 +158,7 @@ counts as (
         count(distinct source) as source_count,
         count(*) as source_record_count
 
-    from records
+    from {{ ref('stg_identity__customer_xref') }}
     group by customer_key
 
 ),
