@@ -13,8 +13,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-# One Polars thread: lookups normalise one value at a time, where its pool costs more than
-# the work (as in `c360 serve`). Set before anything imports Polars.
+# One Polars thread: a lookup by a non-ASCII email runs staging's Polars rule on that one
+# value, where its pool costs more than the work (as in `c360 serve`). Set before anything
+# imports Polars.
 os.environ.setdefault("POLARS_MAX_THREADS", "1")
 
 from mangum import Mangum
