@@ -9,7 +9,7 @@ import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression, EqualTo
 from pyiceberg.io.pyarrow import ArrowScan
-from pyiceberg.manifest import ManifestContent
+from pyiceberg.manifest import DataFile, ManifestContent
 from pyiceberg.table import FileScanTask, Table
 from pyiceberg.table.snapshots import Operation, Snapshot, ancestors_of
 
@@ -94,25 +94,45 @@ def read_added(
     row_filter: BooleanExpression | None = None,
 ) -> pl.DataFrame:
     """Rows of the data files `snapshots` added to `table`, optionally filtered and narrowed;
-    only the manifests those commits wrote are read.
+    only the manifests those commits wrote are read (`added_files`)."""
+    frame = pl.from_arrow(
+        read_files(table, added_files(table, snapshots), columns=columns, row_filter=row_filter)
+    )
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def added_files(table: Table, snapshots: Sequence[Snapshot]) -> list[DataFile]:
+    """The data files `snapshots` added to `table`, found in the manifests those commits
+    wrote alone: planning a scan opens every manifest of the table, one per commit ever
+    made to it until maintenance compacts them.
 
     Meant for a chain `appended_since` returned: its files are all still live, and no delete
     file applies to them (an append adds none; older ones reach only older data).
     """
     ids = {s.snapshot_id for s in snapshots}
     current = table.current_snapshot()
-    files = [
+    return [
         entry.data_file
         for manifest in (current.manifests(table.io) if current is not None and ids else ())
         if manifest.content == ManifestContent.DATA and manifest.added_snapshot_id in ids
         for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True)
         if entry.snapshot_id in ids
     ]
+
+
+def read_files(
+    table: Table,
+    files: Sequence[DataFile],
+    *,
+    columns: Sequence[str] = (),
+    row_filter: BooleanExpression | None = None,
+) -> pa.Table:
+    """Rows of `files` (data files of `table` no delete file applies to), optionally
+    filtered and narrowed to `columns`, as Arrow."""
     schema = table.schema().select(*columns) if columns else table.schema()
     scan = ArrowScan(table.metadata, table.io, schema, row_filter or AlwaysTrue())
-    frame = pl.from_arrow(scan.to_table([FileScanTask(f) for f in files]))
-    assert isinstance(frame, pl.DataFrame)
-    return frame
+    return scan.to_table([FileScanTask(f) for f in files])
 
 
 def row_count(table: Table, snapshot: Snapshot | None = None) -> int:

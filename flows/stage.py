@@ -35,7 +35,7 @@ from catalog.contracts import Contract, ViolationAction, load_contracts
 from catalog.contracts.drift import pause_if_drifted
 from catalog.contracts.rules import RuleKind, rules_for
 from catalog.factory import open_catalog
-from catalog.reader import read_rows
+from catalog.reader import added_files, appended_since, read_rows
 from catalog.registry import ensure_table
 from catalog.tables import ops, raw, staging
 from catalog.tables.definition import TableDef
@@ -168,13 +168,7 @@ def batches_since(raw_table: Table, since: int | None) -> frozenset[str] | None:
 
 def raw_counts(source: Source) -> Counter[str]:
     """Rows per ingest batch, counted by pyiceberg itself (not by the staging engine)."""
-    if source.empty:
-        return Counter()
-    scan = source.table.scan(
-        row_filter=source.row_filter, snapshot_id=source.snapshot_id, selected_fields=("_batch_id",)
-    )
-    ids = scan.to_arrow()["_batch_id"].to_pylist()
-    return Counter(ids)
+    return Counter(source.to_arrow(("_batch_id",))["_batch_id"].to_pylist())
 
 
 def _quarantine_rows(
@@ -251,7 +245,10 @@ def compute(
         return None
     batch_ids = batches_since(raw_table, consumed)
     rebuild = batch_ids is None
-    new = Source(raw_table, current.snapshot_id, batch_ids)
+    # Only appends since: their commits' own manifests name the files to read.
+    appends = None if rebuild else appended_since(raw_table, consumed)
+    files = None if appends is None else tuple(added_files(raw_table, appends))
+    new = Source(raw_table, current.snapshot_id, batch_ids, files)
     prior_snapshot = target.current_snapshot()
     prior = Source(
         target, None if rebuild or prior_snapshot is None else prior_snapshot.snapshot_id

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import pyarrow as pa
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression, In
+from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 
 from catalog.contracts.rules import Rule
+from catalog.reader import read_files
 
 EngineName = Literal["polars", "duckdb", "spark"]
 ENGINES: tuple[EngineName, ...] = ("polars", "duckdb", "spark")
@@ -28,13 +30,16 @@ class EngineUnavailableError(RuntimeError):
 class Source:
     """Rows of one Iceberg table at one snapshot, optionally only some ingest batches.
 
-    Engines that read Parquet themselves (Spark) take `data_files()`, planned by pyiceberg;
-    the others take `to_arrow()`.
+    `files`, when given, are the data files known to hold every one of those rows (the files
+    the commits of a chain of appends added, `catalog.reader.added_files`), so nothing is
+    planned: planning opens every manifest the table has. Engines that read Parquet
+    themselves (Spark) take `data_files()`; the others take `to_arrow()`.
     """
 
     table: Table
     snapshot_id: int | None
     batch_ids: frozenset[str] | None = None
+    files: tuple[DataFile, ...] | None = None
 
     @property
     def row_filter(self) -> BooleanExpression:
@@ -50,10 +55,19 @@ class Source:
     def schema(self) -> pa.Schema:
         return self.table.schema().as_arrow()
 
-    def to_arrow(self) -> pa.Table:
+    def to_arrow(self, columns: Sequence[str] = ()) -> pa.Table:
+        """The rows, optionally only `columns`."""
         if self.empty:
-            return self.schema().empty_table()
-        return self.table.scan(row_filter=self.row_filter, snapshot_id=self.snapshot_id).to_arrow()
+            schema = self.table.schema()
+            return (schema.select(*columns) if columns else schema).as_arrow().empty_table()
+        if self.files is not None:
+            return read_files(self.table, self.files, columns=columns, row_filter=self.row_filter)
+        scan = self.table.scan(
+            row_filter=self.row_filter,
+            snapshot_id=self.snapshot_id,
+            selected_fields=tuple(columns) or ("*",),
+        )
+        return scan.to_arrow()
 
     def data_files(self) -> list[str]:
         """The Parquet files holding the rows (may hold other rows too: filter by batch).
@@ -63,6 +77,8 @@ class Source:
         """
         if self.empty:
             return []
+        if self.files is not None:
+            return [f.file_path for f in self.files]
         scan = self.table.scan(row_filter=self.row_filter, snapshot_id=self.snapshot_id)
         tasks = list(scan.plan_files())
         if any(t.delete_files for t in tasks):
