@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from pyspark.sql import SparkSession
 
+# The checks every pipeline run passes live outside the test modules: let pytest explain them.
+pytest.register_assert_rewrite("tests.pipeline_checks")
+
 LOCALHOST = "127.0.0.1"
 POSTGRES_PORT = 5432
 POSTGRES_USERS = ("postgres", "root")
