@@ -38,9 +38,11 @@ browser:
     $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium >/dev/null \
         || echo "browser: apt-get could not install chromium: the browser tests will skip"
 
-# Refresh docs/prefect-flow-run.png: a `tiny` run's page in the Prefect UI, in headless Chromium
+# Refresh docs/prefect-flow-run.png (a `tiny` run's page in the Prefect UI) and docs/report.png
+# (`c360 report` of a two-day `tiny` run), in headless Chromium
 screenshot: browser
     DOCS_SCREENSHOT=docs/prefect-flow-run.png pytest tests/test_pipeline_e2e.py -q -k prefect_ui
+    DOCS_REPORT_SCREENSHOT=docs/report.png pytest tests/flows/observe/test_report.py -q -k chromium
 
 # Lint: ruff, formatting and mypy
 lint:
@@ -85,6 +87,14 @@ catalog:
 runs *args:
     c360 runs "$@"
 
+# Write the pipeline health dashboard to $C360_HOME/reports/ (`c360 report`)
+report *args:
+    c360 report "$@"
+
+# Open the notebooks in marimo (`just notebook pipeline_health` opens one)
+notebook name="":
+    marimo edit {{ if name == "" { "notebooks" } else { "notebooks/" + name + ".py" } }}
+
 # Rebuild a run from the raw snapshots it read and prove it equals what it produced
 replay run_id:
     c360 replay "$@"
@@ -113,10 +123,21 @@ bench *args:
 reset:
     c360 reset --yes
 
-# Bring up the full stack (docker compose; needs a Docker engine)
+# Bring up the full stack (docker compose; needs a Docker engine): services, buckets, worker
 up:
-    docker compose up -d --wait
+    docker compose up -d --build --wait
 
-# Tear the stack down
-down:
-    docker compose down
+# Run the pipeline on the stack (`just run-stack --scale tiny`), its runs in the stack's Prefect UI
+run-stack *args: up
+    #!/bin/sh
+    set -eu
+    export C360_PROFILE=stack
+    export C360_HOME="${C360_HOME:-{{justfile_directory()}}/lakehouse/stack}"
+    export C360_PREFECT_API_URL="${C360_PREFECT_API_URL:-http://127.0.0.1:4200/api}"
+    c360 run "$@"
+    c360 runs --limit 1
+    echo "Prefect UI: http://127.0.0.1:4200  MinIO console: http://127.0.0.1:9001  (just down stops the stack)"
+
+# Tear the stack down (`just down -v` also deletes its data volumes)
+down *args:
+    docker compose down "$@"

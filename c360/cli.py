@@ -450,6 +450,16 @@ def runs(
 
 
 @app.command()
+def report(profile: ProfileOption = None) -> None:
+    """Write the pipeline health dashboard (SLO compliance, data quality, freshness,
+    volumes, identity resolution, open alerts) to $C360_HOME/reports/, for any browser."""
+    settings = _settings(profile=profile)
+    from flows.observe.report import write_report
+
+    console.print(f"report written to {write_report(settings)}")
+
+
+@app.command()
 def replay(
     run_id: Annotated[str, typer.Argument(help="A run id from `c360 runs`.")],
     keep: Annotated[

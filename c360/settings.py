@@ -159,6 +159,22 @@ class ApiSettings(BaseModel):
     timeline_limit: int = Field(default=20, ge=1, le=1000)
 
 
+class AlertSettings(BaseModel):
+    """Where alerts go and what the cost rule allows (`C360_ALERTS__*`, `flows/observe/`).
+
+    Every alert raised or resolved is logged; it is also appended to `jsonl_path` (default
+    `$C360_HOME/alerts/alerts.jsonl`) and, when `webhook_url` is set, POSTed there as JSON.
+    A run writing more than `max_bytes_written` or scanning more than `max_bytes_scanned`
+    (the cost proxy) raises a cost alert.
+    """
+
+    jsonl_path: Path | None = None
+    webhook_url: str | None = None
+    webhook_timeout_s: float = Field(default=5, gt=0)
+    max_bytes_written: int = Field(default=10 * 2**30, ge=0)
+    max_bytes_scanned: int = Field(default=50 * 2**30, ge=0)
+
+
 class Profile(BaseModel):
     """A named set of defaults: one deployment shape of the same code."""
 
@@ -236,6 +252,7 @@ class Settings(BaseSettings):
     snowflake: SnowflakeSettings = Field(default_factory=SnowflakeSettings)
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     # The staging engine: polars (default), duckdb, or spark (the `spark` extra and Java 17).
     engine: Literal["polars", "duckdb", "spark"] = "polars"
     # Where the data contracts are read from; empty: the ones shipped in catalog/contracts/.
@@ -282,6 +299,14 @@ class Settings(BaseSettings):
     @property
     def prefect_home(self) -> Path:
         return self.home / "prefect"
+
+    @property
+    def alerts_jsonl(self) -> Path:
+        return self.alerts.jsonl_path or self.home / "alerts" / "alerts.jsonl"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
 
     def _expand(self, value: str | None) -> str | None:
         return None if value is None else value.replace("{home}", str(self.home.resolve()))

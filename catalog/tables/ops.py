@@ -242,6 +242,52 @@ IDENTITY_METRICS = TableDef(
     partition_by=(("measured_at", "month"),),
 )
 
+RUN_STEPS = TableDef(
+    zone=Zone.OPS,
+    name="run_steps",
+    doc="One row per step of a `c360 run` (simulate, ingest, stage, ...): its outcome, time, "
+    "rows and what it committed (from the snapshots it made, `flows/observe/steps.py`).",
+    columns=(
+        Column("run_id", StringType(), required=True),
+        Column("step", StringType(), required=True),
+        Column("status", StringType(), required=True, doc="completed or failed"),
+        Column("started_at", TimestamptzType(), required=True),
+        Column("finished_at", TimestamptzType(), required=True),
+        Column("duration_s", DoubleType(), required=True),
+        Column("rows_in", LongType(), doc="rows the step read; null: not counted for it"),
+        Column("rows_out", LongType(), required=True, doc="rows its commits added"),
+        Column("bytes_written", LongType(), required=True, doc="data files its commits added"),
+        Column("files_written", LongType(), required=True),
+        Column("snapshots_created", LongType(), required=True),
+        Column("bytes_scanned", LongType(), doc="data files it read; null: not estimated"),
+        Column("error", StringType(), doc="why it failed"),
+    ),
+)
+
+SOURCE_FRESHNESS = TableDef(
+    zone=Zone.OPS,
+    name="source_freshness",
+    doc="One row per feed per run: how fresh raw is, and how long source data waits for "
+    "capture, against the feed's latency tier (`flows/observe/freshness.py`).",
+    columns=(
+        Column("run_id", StringType(), required=True),
+        Column("feed", StringType(), required=True),
+        Column("tier", IntegerType(), required=True, doc="the seed's latency tier"),
+        Column("sla_minutes", DoubleType(), required=True),
+        Column(
+            "newest_at", TimestamptzType(), doc="when the newest data raw holds became available"
+        ),
+        Column("freshness_lag_s", DoubleType(), doc="measured_at minus newest_at"),
+        Column(
+            "replication_lag_s",
+            DoubleType(),
+            required=True,
+            doc="how long the oldest source data not yet captured has waited; 0: caught up",
+        ),
+        Column("measured_at", TimestamptzType(), required=True),
+    ),
+)
+
 TABLES: tuple[TableDef, ...] = (
     PIPELINE_RUNS,
     TABLE_WRITES,
@@ -255,4 +301,6 @@ TABLES: tuple[TableDef, ...] = (
     DQ_RESULTS,
     IDENTITY_HISTORY,
     IDENTITY_METRICS,
+    RUN_STEPS,
+    SOURCE_FRESHNESS,
 )
