@@ -17,10 +17,11 @@ setup:
 run *args:
     c360 run "$@"
 
-# Run the test suite (pytest arguments pass through)
+# Run the test suite on two workers, a test file each (pytest arguments pass through;
+# `-n 0` runs in one process)
 test *args: browser
     uv sync --frozen --inexact --quiet --extra spark
-    pytest "$@"
+    pytest -n 2 --dist loadfile "$@"
 
 # Install Debian's Chromium for the browser tests, once
 browser:
