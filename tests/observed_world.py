@@ -9,13 +9,11 @@ first.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from c360.settings import load_settings
-from tests.pipeline_checks import Lakehouse, c360, ran
+from tests.pipeline_checks import Lakehouse, run_tiny
 
 DAYS = 1
 _WORLDS: dict[Path, Lakehouse] = {}
@@ -27,12 +25,5 @@ def observed_world(tmp_path_factory: pytest.TempPathFactory, prefect_api_url: st
     if base not in _WORLDS:
         home = tmp_path_factory.mktemp("observed")
         env = {"C360_PREFECT_API_URL": prefect_api_url}
-        result = c360(home, "run", "--scale", "tiny", "--days", str(DAYS), env=env)
-        ran(result)
-        with pytest.MonkeyPatch.context() as patch:
-            for name in [n for n in os.environ if n.startswith("C360_")]:
-                patch.delenv(name)
-            patch.chdir(home)
-            settings = load_settings(home=home, scale="tiny")
-        _WORLDS[base] = Lakehouse(home, settings, result.stdout, env)
+        _WORLDS[base] = run_tiny(home, "--days", str(DAYS), env=env)
     return _WORLDS[base]

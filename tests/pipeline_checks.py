@@ -14,9 +14,10 @@ from functools import cached_property
 from pathlib import Path
 
 import polars as pl
+import pytest
 from pyiceberg.catalog import Catalog, load_catalog
 
-from c360.settings import Settings
+from c360.settings import Settings, load_settings
 from catalog.factory import catalog_properties
 from catalog.tables import raw
 from simulator.truth import read_manifest, read_records
@@ -100,6 +101,19 @@ def c360(
 
 def ran(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 0, f"c360 failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+
+
+def run_tiny(home: Path, *args: str, env: dict[str, str]) -> Lakehouse:
+    """`c360 run --scale tiny <args>` on `home`, and the lakehouse it left, read back with the
+    settings a shell without `C360_*` variables gets in `home`."""
+    result = c360(home, "run", "--scale", "tiny", *args, env=env)
+    ran(result)
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith("C360_")]:
+            patch.delenv(name)
+        patch.chdir(home)
+        settings = load_settings(home=home, scale="tiny")
+    return Lakehouse(home, settings, result.stdout, env)
 
 
 def check_the_zone_namespaces_exist(lakehouse: Lakehouse) -> None:

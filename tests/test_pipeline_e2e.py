@@ -32,7 +32,7 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import FlowRun, Log, StateType, TaskRun
 
-from c360.settings import REPO_ROOT, load_settings
+from c360.settings import REPO_ROOT
 from flows.stage import STAGED
 from simulator.truth import read_manifest
 from tests.headless_chromium import browse
@@ -50,6 +50,7 @@ from tests.pipeline_checks import (
     check_ops_records_the_run_and_its_writes,
     check_the_zone_namespaces_exist,
     ran,
+    run_tiny,
 )
 from tests.prefect_server import PrefectServer
 
@@ -60,15 +61,7 @@ pytestmark = pytest.mark.slow
 def lakehouse(tmp_path_factory: pytest.TempPathFactory, prefect_server: PrefectServer) -> Lakehouse:
     """A home after one `c360 run --scale tiny`, reported to the session's Prefect server."""
     home = tmp_path_factory.mktemp("e2e")
-    env = {"C360_PREFECT_API_URL": prefect_server.api_url}
-    first = c360(home, "run", "--scale", "tiny", env=env)
-    ran(first)
-    with pytest.MonkeyPatch.context() as patch:
-        for name in [n for n in os.environ if n.startswith("C360_")]:
-            patch.delenv(name)
-        patch.chdir(home)
-        settings = load_settings(home=home, scale="tiny")
-    return Lakehouse(home, settings, first.stdout, env)
+    return run_tiny(home, env={"C360_PREFECT_API_URL": prefect_server.api_url})
 
 
 @pytest.fixture(scope="module")
