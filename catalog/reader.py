@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
+from pyiceberg.conversions import from_bytes
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression, EqualTo
-from pyiceberg.io.pyarrow import ArrowScan
+from pyiceberg.io.pyarrow import ArrowScan, schema_to_pyarrow
 from pyiceberg.manifest import DataFile, ManifestContent
 from pyiceberg.table import FileScanTask, Table
 from pyiceberg.table.snapshots import Operation, Snapshot, ancestors_of
+from pyiceberg.types import BinaryType, FixedType, PrimitiveType, StringType
 
 from catalog.registry import ensure_table
 from catalog.tables.definition import TableDef
+
+# Types whose file bounds pyiceberg may truncate: no maximum is read from them.
+TRUNCATED = (StringType, BinaryType, FixedType)
 
 
 def read_rows(
@@ -133,6 +140,31 @@ def read_files(
     schema = table.schema().select(*columns) if columns else table.schema()
     scan = ArrowScan(table.metadata, table.io, schema, row_filter or AlwaysTrue())
     return scan.to_table([FileScanTask(f) for f in files])
+
+
+def column_max(table: Table, column: str) -> Any:
+    """The largest value of `column` in `table` now (None: no value), from the bounds the
+    manifests keep for each data file, so no data is read: a whole-history maximum costs the
+    table's metadata, not its rows. Read from the data instead where the bounds cannot
+    tell: a text or binary column (its bounds may be truncated), a file with deletes, or a
+    file holding values but no bound.
+    """
+    field = table.schema().find_field(column)
+    kind = field.field_type
+    scan = table.scan(selected_fields=(column,))
+    if not isinstance(kind, PrimitiveType) or isinstance(kind, TRUNCATED):
+        return pc.max(scan.to_arrow()[column]).as_py()
+    values = []
+    for task in scan.plan_files():
+        data = task.file
+        upper = (data.upper_bounds or {}).get(field.field_id)
+        nulls = (data.null_value_counts or {}).get(field.field_id)
+        if upper is None and nulls == data.record_count:
+            continue  # only nulls
+        if upper is None or task.delete_files:
+            return pc.max(scan.to_arrow()[column]).as_py()
+        values.append(from_bytes(kind, upper))
+    return pa.scalar(max(values), type=schema_to_pyarrow(kind)).as_py() if values else None
 
 
 def row_count(table: Table, snapshot: Snapshot | None = None) -> int:

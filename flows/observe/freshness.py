@@ -21,7 +21,7 @@ import polars as pl
 from pyiceberg.catalog import Catalog
 
 from c360.settings import Settings
-from catalog.reader import equals, read_rows
+from catalog.reader import column_max, equals, read_rows
 from catalog.registry import ensure_table
 from catalog.tables import ops, raw
 from catalog.writer import BATCH_ID
@@ -43,12 +43,10 @@ def newest_available(
     raw holds none, or its day was never published)."""
     newest: dict[str, datetime | None] = {}
     for feed in STREAM_FEEDS:
-        arrived = read_rows(catalog, raw.CLICKSTREAM_EVENTS, columns=["arrived_at"])
-        newest[feed] = arrived["arrived_at"].max()  # type: ignore[assignment]
+        newest[feed] = column_max(ensure_table(catalog, raw.CLICKSTREAM_EVENTS), "arrived_at")
     for feed, (_, table) in DATABASE_FEEDS.items():
-        stamps = read_rows(catalog, table.raw, columns=["_source_committed_at"])
-        stamp = stamps["_source_committed_at"].max()
-        newest[feed] = None if stamp is None else published.get(_day_of(stamp))  # type: ignore[arg-type]
+        stamp = column_max(ensure_table(catalog, table.raw), "_source_committed_at")
+        newest[feed] = None if stamp is None else published.get(_day_of(stamp))
     # Order lines carry no commit time: they are committed with their order.
     for feed, (parent, _, _) in PARENT_STAMPS.items():
         newest[feed] = newest[feed] or newest[parent.name]

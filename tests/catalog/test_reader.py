@@ -3,9 +3,12 @@ counts from metadata, on a real SQLite catalog."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
 
-from catalog.reader import appended_since, equals, read_added, row_count
+from catalog.reader import appended_since, column_max, equals, read_added, row_count
 from catalog.registry import ensure_table
 from catalog.tables import raw
 from catalog.writer import write
@@ -90,3 +93,27 @@ def test_row_counts_come_from_metadata_and_match_a_scan(catalog: Catalog) -> Non
     first_snapshot = table.snapshot_by_id(first)
     assert first_snapshot is not None
     assert row_count(table, first_snapshot) == 2
+
+
+def test_a_column_maximum_from_file_bounds_equals_the_maximum_of_a_scan(
+    catalog: Catalog,
+) -> None:
+    table = ensure_table(catalog, RAW)
+    assert column_max(table, "_ingested_at") is None
+    late = dt.datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=dt.UTC)
+    early = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
+    batches = ((["c1", "c2"], "b1", early), (["c3"], "b2", late), (["c4"], "b3", early))
+    for ids, batch, at in batches:
+        rows = crm_customer_rows(ids, batch_id=batch, ingested_at=at)
+        write(catalog, RAW, rows, batch_id=batch, run_id="r")
+    table = ensure_table(catalog, RAW)
+
+    def scanned(column: str) -> object:
+        return pc.max(table.scan().to_arrow()[column]).as_py()
+
+    # Timestamps, numbers and dates from the bounds; text (bounds may be truncated) and a
+    # column of only nulls (no bounds) still give a scan's answer.
+    for column in ("_ingested_at", "lifetime_value", "signup_date", "customer_id", "phone"):
+        assert column_max(table, column) == scanned(column), column
+    assert column_max(table, "_ingested_at") == late
+    assert column_max(table, "phone") is None
