@@ -9,6 +9,7 @@ from prefect import flow
 
 from c360.settings import Settings
 from catalog.writer import WriteResult
+from flows.heartbeats import parent_heartbeat_only
 from flows.ingest_db import ingest_db_flow
 from flows.ingest_files import ingest_files_flow
 from flows.ingest_stream import ingest_stream_flow
@@ -37,7 +38,8 @@ def ingest_flow(
     settings: Settings, run_id: str, families: list[Family] | None = None
 ) -> list[WriteResult]:
     """Land the given source families (all by default) in the raw zone."""
-    writes: list[WriteResult] = []
-    for family in families or list(Family):
-        writes += FAMILY_FLOWS[family](settings, run_id)
-    return writes
+    with parent_heartbeat_only():
+        writes: list[WriteResult] = []
+        for family in families or list(Family):
+            writes += FAMILY_FLOWS[family](settings, run_id)
+        return writes

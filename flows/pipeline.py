@@ -15,6 +15,7 @@ from catalog.registry import ensure_all
 from catalog.run_log import RunRecord, TableSnapshot, record_run
 from catalog.writer import WriteResult
 from flows import manifest
+from flows.heartbeats import parent_heartbeat_only
 from flows.ingest import ingest_flow
 from flows.model import model_flow
 from flows.observe.record import observe_task, partitions_task
@@ -108,37 +109,38 @@ def preflight(settings: Settings) -> None:
 def pipeline(settings: Settings, run_id: str, advance_days: int = 0) -> PipelineResult:
     """Sources to curated tables, end to end, on the settings' profile, after advancing
     the simulated world `advance_days` days."""
-    started_at = datetime.now(UTC)
-    # Each step's time and outcome, for `ops.run_steps`; a failing one is recorded and alerted.
-    steps = RunSteps(lambda marks: observe_task(settings, run_id, marks))
-    prepare_lakehouse(settings)
-    prior = prior_state_task(settings)
-    with steps.step("simulate"):
-        simulation = simulate_task(settings, advance_days)
-    with steps.step("ingest"):
-        writes = ingest_flow(settings, run_id)
-    blocked = partitions_task(settings, run_id)
-    with steps.step("stage"):
-        staged = stage_flow(settings, run_id)
-    read = [*prior, *raw_read_task(settings)]
-    writes += [w for outcome in staged for w in outcome.writes]
-    with steps.step("resolve"):
-        identity = resolve_task(settings, run_id)
-    writes += identity.writes
-    with steps.step("quality"):
-        quality = quality_task(settings, run_id)
-    paused = [o.table for o in staged if o.status == "paused"]
-    paused += [t for t in blocked if t not in paused]
-    with steps.step("model"):
-        dbt_nodes = model_flow(settings, paused)
-    # A dev build's marts are in DuckDB and become the curated tables; prod's stay in
-    # Snowflake, where its readers are.
-    with steps.step("publish"):
-        if settings.dbt_target == "dev":
-            writes += publish_flow(settings, run_id)
-    parameters = run_parameters(settings, advance_days, simulation, paused)
-    run = RunRecord(run_id, "completed", started_at, datetime.now(UTC), parameters, read)
-    with steps.step("record"):
-        record_run_task(settings, run, writes)
-    observe_task(settings, run_id, steps.marks)
-    return PipelineResult(run_id, simulation, writes, staged, quality, dbt_nodes, identity)
+    with parent_heartbeat_only():
+        started_at = datetime.now(UTC)
+        # Each step's time and outcome, for `ops.run_steps`; a failing one is recorded and alerted.
+        steps = RunSteps(lambda marks: observe_task(settings, run_id, marks))
+        prepare_lakehouse(settings)
+        prior = prior_state_task(settings)
+        with steps.step("simulate"):
+            simulation = simulate_task(settings, advance_days)
+        with steps.step("ingest"):
+            writes = ingest_flow(settings, run_id)
+        blocked = partitions_task(settings, run_id)
+        with steps.step("stage"):
+            staged = stage_flow(settings, run_id)
+        read = [*prior, *raw_read_task(settings)]
+        writes += [w for outcome in staged for w in outcome.writes]
+        with steps.step("resolve"):
+            identity = resolve_task(settings, run_id)
+        writes += identity.writes
+        with steps.step("quality"):
+            quality = quality_task(settings, run_id)
+        paused = [o.table for o in staged if o.status == "paused"]
+        paused += [t for t in blocked if t not in paused]
+        with steps.step("model"):
+            dbt_nodes = model_flow(settings, paused)
+        # A dev build's marts are in DuckDB and become the curated tables; prod's stay in
+        # Snowflake, where its readers are.
+        with steps.step("publish"):
+            if settings.dbt_target == "dev":
+                writes += publish_flow(settings, run_id)
+        parameters = run_parameters(settings, advance_days, simulation, paused)
+        run = RunRecord(run_id, "completed", started_at, datetime.now(UTC), parameters, read)
+        with steps.step("record"):
+            record_run_task(settings, run, writes)
+        observe_task(settings, run_id, steps.marks)
+        return PipelineResult(run_id, simulation, writes, staged, quality, dbt_nodes, identity)

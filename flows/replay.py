@@ -34,6 +34,7 @@ from catalog.registry import TABLES, ensure_all, ensure_table
 from catalog.run_log import run_manifest
 from catalog.tables import ops, staging
 from catalog.writer import write
+from flows.heartbeats import parent_heartbeat_only
 from flows.manifest import DIM_CUSTOMER
 from flows.model import day_vars, excluding, run_dbt
 from flows.publish import publish_flow
@@ -205,29 +206,32 @@ def compare(settings: Settings, scratch: Settings, results: pl.DataFrame) -> lis
 def replay_flow(settings: Settings, run_id: str, home: Path | None = None) -> ReplayReport:
     """Replay run `run_id` in a scratch lakehouse (default `$C360_HOME/replay/<run-id>`,
     replaced if it exists) and compare it with what the run produced."""
-    catalog = open_catalog(settings)
-    parameters = run_parameters(catalog, run_id)
-    manifest = run_manifest(catalog, run_id)
-    if parameters.get("dbt_target", "dev") != "dev":
-        raise ReplayError(f"run {run_id} built on {parameters['dbt_target']}: only dev runs")
-    home = home or settings.home / "replay" / run_id
-    shutil.rmtree(home, ignore_errors=True)
-    scratch = scratch_settings(settings, home, parameters)
-    replay_id = f"replay-{run_id}"
-    read = manifest.filter(pl.col("role") == "read")
-    restore_inputs(settings, scratch, read)
-    restore_history(settings, scratch, read)
-    stage_flow(scratch, replay_id, full=True)
-    resolve_task(scratch, replay_id)
-    build_models(scratch, parameters)
-    publish_flow(scratch, replay_id)
-    tables = compare(settings, scratch, manifest.filter(pl.col("role") == "result"))
-    report = ReplayReport(run_id, home, tables)
-    logger = get_run_logger()
-    for t in tables:
-        if not t.equal:
-            logger.error("%s differs: produced %s, replayed %s", t.table, t.produced, t.replayed)
-    logger.info(
-        "replay of %s: %d of %d tables equal", run_id, sum(t.equal for t in tables), len(tables)
-    )
-    return report
+    with parent_heartbeat_only():
+        catalog = open_catalog(settings)
+        parameters = run_parameters(catalog, run_id)
+        manifest = run_manifest(catalog, run_id)
+        if parameters.get("dbt_target", "dev") != "dev":
+            raise ReplayError(f"run {run_id} built on {parameters['dbt_target']}: only dev runs")
+        home = home or settings.home / "replay" / run_id
+        shutil.rmtree(home, ignore_errors=True)
+        scratch = scratch_settings(settings, home, parameters)
+        replay_id = f"replay-{run_id}"
+        read = manifest.filter(pl.col("role") == "read")
+        restore_inputs(settings, scratch, read)
+        restore_history(settings, scratch, read)
+        stage_flow(scratch, replay_id, full=True)
+        resolve_task(scratch, replay_id)
+        build_models(scratch, parameters)
+        publish_flow(scratch, replay_id)
+        tables = compare(settings, scratch, manifest.filter(pl.col("role") == "result"))
+        report = ReplayReport(run_id, home, tables)
+        logger = get_run_logger()
+        for t in tables:
+            if not t.equal:
+                logger.error(
+                    "%s differs: produced %s, replayed %s", t.table, t.produced, t.replayed
+                )
+        logger.info(
+            "replay of %s: %d of %d tables equal", run_id, sum(t.equal for t in tables), len(tables)
+        )
+        return report

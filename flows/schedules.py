@@ -24,6 +24,7 @@ from prefect.deployments.runner import RunnerDeployment
 
 from c360.run_ids import new_run_id
 from c360.settings import load_settings
+from flows.heartbeats import parent_heartbeat_only
 from flows.ingest import Family, ingest_flow
 from flows.maintenance import DAILY_CRON, maintenance_flow
 from flows.model import model_flow
@@ -37,7 +38,8 @@ from flows.stage import stage_flow
 @flow(name="tier-0-stream-ingest")
 def stream_ingest() -> int:
     """Land what the clickstream gained since the last checkpoint. Returns rows landed."""
-    writes = ingest_flow(load_settings(), new_run_id(), [Family.STREAM])
+    with parent_heartbeat_only():
+        writes = ingest_flow(load_settings(), new_run_id(), [Family.STREAM])
     return sum(w.rows for w in writes if not w.skipped)
 
 
@@ -45,7 +47,8 @@ def stream_ingest() -> int:
 def batch_ingest() -> int:
     """Replicate the source databases and land new file drops and tickets."""
     families = [Family.DB, Family.FILES, Family.TICKETS]
-    writes = ingest_flow(load_settings(), new_run_id(), families)
+    with parent_heartbeat_only():
+        writes = ingest_flow(load_settings(), new_run_id(), families)
     return sum(w.rows for w in writes if not w.skipped)
 
 
@@ -53,37 +56,41 @@ def batch_ingest() -> int:
 def staging() -> int:
     """Stage what raw gained, resolve identities and measure the data-quality SLOs.
     Returns rows staged."""
-    settings, run_id = load_settings(), new_run_id()
-    staged = stage_flow(settings, run_id)
-    resolve_task(settings, run_id)
-    quality_task(settings, run_id)
-    return sum(o.staged_rows for o in staged)
+    with parent_heartbeat_only():
+        settings, run_id = load_settings(), new_run_id()
+        staged = stage_flow(settings, run_id)
+        resolve_task(settings, run_id)
+        quality_task(settings, run_id)
+        return sum(o.staged_rows for o in staged)
 
 
 @flow(name="tier-3-curated")
 def curated() -> int:
     """Build and test the dbt project, then publish the marts (dev target). Returns the
     dbt nodes run."""
-    settings = load_settings()
-    nodes = model_flow(settings)
-    if settings.dbt_target == "dev":
-        publish_flow(settings, new_run_id())
-    return nodes
+    with parent_heartbeat_only():
+        settings = load_settings()
+        nodes = model_flow(settings)
+        if settings.dbt_target == "dev":
+            publish_flow(settings, new_run_id())
+        return nodes
 
 
 @flow(name="c360-pipeline-on-demand")
 def pipeline_on_demand(advance_days: int = 1) -> str:
     """The whole pipeline once, after advancing the simulated world `advance_days` days.
     Returns the run id."""
-    run_id = new_run_id()
-    pipeline(load_settings(), run_id, advance_days)
-    return run_id
+    with parent_heartbeat_only():
+        run_id = new_run_id()
+        pipeline(load_settings(), run_id, advance_days)
+        return run_id
 
 
 @flow(name="c360-maintenance-scheduled")
 def maintenance() -> int:
     """Maintain every table. Returns how many tables changed."""
-    return sum(r.changed for r in maintenance_flow(load_settings()))
+    with parent_heartbeat_only():
+        return sum(r.changed for r in maintenance_flow(load_settings()))
 
 
 @dataclass(frozen=True)
