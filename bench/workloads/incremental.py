@@ -7,7 +7,10 @@ Before any clock starts, two homes are built once and kept as pristine copies:
 - `incremental`: a world of `scale` simulated through day `HISTORY_DAYS - 1`, which went
   through the pipeline (as its daily runs would have left it), then one more day simulated
   into its sources (the source systems' work, which no run times);
-- `full` (baseline): a copy of the same sources, with no lakehouse.
+- `full` (baseline): a copy of the same sources, with no lakehouse;
+- `unchanged` (`small` only: it keeps a third copy of the world): the `incremental` home
+  before that one more day, so the run finds nothing new. What it costs is the floor every
+  daily run pays however little is new (orchestration, dbt's nodes, the bookkeeping).
 Each timed run restores its home (at the same path: Iceberg metadata holds absolute paths)
 and runs the whole pipeline flow once (`flows.pipeline.pipeline`, as `c360 run` does), so
 both variants pay the same Prefect, dbt and publish overheads. `rows` is the raw rows the
@@ -41,18 +44,17 @@ def _raw_rows(settings: Settings) -> int:
     return sum(catalog.load_table(t.identifier_name).scan().count() for t in raw.TABLES)
 
 
-def _pristine(home: Path) -> Path:
-    """Keep `home` as it is now beside it, to restore before every run."""
-    kept = home.with_name(f"{home.name}-pristine")
+def _keep(home: Path, name: str) -> Path:
+    """Keep `home` as it is now beside it, as `name`, to restore before every run."""
+    kept = home.with_name(f"{name}-pristine")
     shutil.rmtree(kept, ignore_errors=True)
     shutil.copytree(home, kept, symlinks=True)
     return kept
 
 
-def _variant(name: str, settings: Settings, raw_before: int) -> Variant:
-    """Restore `settings.home` and run the pipeline once; `raw_before`: the raw rows the
-    home holds before (raw tables only grow, by what the run lands)."""
-    kept = _pristine(settings.home)
+def _variant(name: str, settings: Settings, kept: Path, raw_before: int) -> Variant:
+    """Restore `settings.home` from `kept` and run the pipeline once; `raw_before`: the raw
+    rows the home holds before (raw tables only grow, by what the run lands)."""
     raw_names = {t.identifier_name for t in raw.TABLES}
 
     def prepare() -> Step:
@@ -70,23 +72,34 @@ def _variant(name: str, settings: Settings, raw_before: int) -> Variant:
 
 
 def workload(scale: Scale) -> Workload:
-    """A full pipeline run vs the next day's incremental one, on a world of `scale`."""
+    """A full pipeline run vs the next day's incremental one (and, on `small`, a run with
+    nothing new), on a world of `scale`."""
+    floor = scale is Scale.SMALL
 
     def variants(context: WorkloadContext) -> list[Variant]:
         incremental = _settings(context.workdir / "incremental", scale, context.seed)
         simulate(incremental, days=HISTORY_DAYS - 1)
         pipeline(incremental, new_run_id())
         raw_before = _raw_rows(incremental)
+        unchanged = _keep(incremental.home, "unchanged") if floor else None
         simulate(incremental, days=1)
         full = _settings(context.workdir / "full", scale, context.seed)
         shutil.copytree(incremental.sources_dir, full.sources_dir)
         shutil.copy2(published_path(incremental), published_path(full))
-        return [_variant(BASELINE, full, 0), _variant("incremental", incremental, raw_before)]
+        runs = [
+            _variant(BASELINE, full, _keep(full.home, BASELINE), 0),
+            _variant(
+                "incremental", incremental, _keep(incremental.home, "incremental"), raw_before
+            ),
+        ]
+        if unchanged is not None:
+            runs.append(_variant("unchanged", incremental, unchanged, raw_before))
+        return runs
 
     return Workload(
         name="incremental" if scale is Scale.SMALL else f"incremental_{scale.value}",
         doc=f"pipeline run on a {scale.value} world of {HISTORY_DAYS} days: a full run vs the "
-        "next day's (+1 % data)",
+        "next day's (+1 % data)" + (" vs one with nothing new" if floor else ""),
         baseline=BASELINE,
         default_rows=1,
         variants=variants,
