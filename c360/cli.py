@@ -302,6 +302,7 @@ def contracts_accept(
     """Resume a feed paused by schema drift, under its updated contract; the next staging
     run processes everything held while it was paused."""
     settings = _settings(profile=profile)
+    from catalog.alerts import recorded_by, route
     from catalog.contracts import load_contracts
     from catalog.contracts.drift import accept
     from catalog.factory import open_catalog
@@ -309,7 +310,11 @@ def contracts_accept(
     contracts = load_contracts(settings.contracts_dir)
     if feed not in contracts:
         raise UserError(f"no contract for feed {feed!r}; feeds: {', '.join(contracts)}")
-    accepted = accept(open_catalog(settings), feed, contracts[feed])
+    catalog = open_catalog(settings)
+    # The drift alert's resolution reaches the alert channels now, not with the next run.
+    action = f"accept-{new_run_id()}"
+    accepted = accept(catalog, feed, contracts[feed], run_id=action)
+    route(settings, recorded_by(catalog, action))
     if not accepted:
         console.print(f"{feed} has no schema change to accept: it is running")
         return

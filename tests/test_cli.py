@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -17,9 +19,17 @@ import sqlalchemy as sa
 
 from c360.cli import main
 from c360.settings import FAULTS, load_settings
+from catalog.alerts import RESOLVED, open_alerts
+from catalog.contracts.drift import SCHEMA_DRIFT, pause_if_drifted
+from catalog.factory import open_catalog
+from catalog.tables import ops
+from catalog.writer import write
 from simulator.sources import crm
 from simulator.truth import read_manifest
 from simulator.world import STATE_FILE
+from tests.flows.crm_source import write_customer_contract_v2
+
+CONTRACTS = Path(__file__).parents[1] / "catalog" / "contracts"
 
 EMITTED_LINE = re.compile(r"^  (?P<source>\S+): (?P<rows>[\d,]+) rows$")
 
@@ -178,6 +188,38 @@ def test_contracts_accept_without_drift_says_the_feed_runs(c360: Callable[..., R
 
     assert ran.code == 0
     assert "crm_customers has no schema change to accept: it is running" in ran.out
+
+
+def test_contracts_accept_resumes_a_drifted_feed_and_routes_its_resolved_alert(
+    c360: Callable[..., Ran], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    contracts_dir = tmp_path / "contracts"
+    shutil.copytree(CONTRACTS, contracts_dir, ignore=shutil.ignore_patterns("*.py", "__*"))
+    write_customer_contract_v2(contracts_dir)
+    monkeypatch.setenv("C360_CONTRACTS_DIR", str(contracts_dir))
+    settings = load_settings()
+    catalog = open_catalog(settings)
+    change = pl.DataFrame(
+        {
+            "table_name": ["raw.crm_customers"],
+            "column_name": "loyalty_tier",
+            "change": "added",
+            "detected_at": datetime.now(UTC),
+            "batch_id": "b1",
+        }
+    )
+    write(catalog, ops.SCHEMA_CHANGES, change, batch_id="drift", run_id="test")
+    assert pause_if_drifted(catalog, "crm_customers", run_id="run-1")  # raises the alert
+
+    ran = c360("contracts", "accept", "crm_customers")
+
+    assert ran.code == 0
+    assert "crm_customers resumed under customer360_customer_v2" in ran.out
+    assert open_alerts(catalog, SCHEMA_DRIFT).is_empty()
+    routed = [json.loads(line) for line in settings.alerts_jsonl.read_text().splitlines()]
+    assert [(d["status"], d["rule"], d["subject"]) for d in routed] == [
+        (RESOLVED, SCHEMA_DRIFT, "crm_customers")
+    ]
 
 
 def test_contracts_accept_refuses_an_unknown_feed_in_one_line(c360: Callable[..., Ran]) -> None:

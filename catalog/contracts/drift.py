@@ -75,8 +75,11 @@ def pause_if_drifted(catalog: Catalog, feed: str, *, run_id: str) -> list[Change
     return changes
 
 
-def accept(catalog: Catalog, feed: str, contract: Contract) -> list[Change]:
-    """Accept `feed`'s pending changes under `contract`; the changes accepted.
+def accept(
+    catalog: Catalog, feed: str, contract: Contract, *, run_id: str | None = None
+) -> list[Change]:
+    """Accept `feed`'s pending changes under `contract`; the changes accepted. The feed's
+    drift alert is resolved, recorded under `run_id` (`catalog.alerts.recorded_by`).
 
     Raises:
         ContractMismatchError: one line: the contract is not a newer version than the last
@@ -112,5 +115,5 @@ def accept(catalog: Catalog, feed: str, contract: Contract) -> list[Change]:
     )
     batch = content_batch_id(ops.CONTRACT_ACCEPTANCES.identifier_name, feed, now.isoformat())
     write(catalog, ops.CONTRACT_ACCEPTANCES, row, batch_id=batch, run_id="manual")
-    resolve_alerts(catalog, SCHEMA_DRIFT, feed, run_id=None)
+    resolve_alerts(catalog, SCHEMA_DRIFT, feed, run_id=run_id)
     return changes

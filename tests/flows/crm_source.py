@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import polars as pl
 from pyiceberg.catalog import Catalog
@@ -87,3 +88,18 @@ def change_crm(settings: Settings) -> None:
             ],
         )
     engine.dispose()
+
+
+def write_customer_contract_v2(contracts_dir: Path) -> None:
+    """Add to `contracts_dir` (a copy of the contracts) version 2 of the CRM's contract:
+    version 1 and the `loyalty_tier` column the tests' drift adds."""
+    seed = (contracts_dir / "customer360_customer_v1.json").read_text()
+    v2 = (
+        seed.replace("customer360_customer_v1", "customer360_customer_v2")
+        .replace('"is_active": "BOOLEAN"', '"is_active": "BOOLEAN",\n    "loyalty_tier": "STRING"')
+        .replace(
+            '"snowflake.customer_dim"',
+            '"snowflake.customer_dim",\n    "raw_table": "raw.crm_customers"',
+        )
+    )
+    (contracts_dir / "customer360_customer_v2.json").write_text(v2)

@@ -26,7 +26,13 @@ from flows import stage as stage_module
 from flows.stage import STAGED, StagingInvariantError, stage_table
 from simulator.emitters.database import connect
 from simulator.world import simulate
-from tests.flows.crm_source import CHANGED_AT, crm_url, source_rows, table_rows
+from tests.flows.crm_source import (
+    CHANGED_AT,
+    crm_url,
+    source_rows,
+    table_rows,
+    write_customer_contract_v2,
+)
 from tests.flows.lakehouse_days import ingest_everything, stage_everything
 from transforms.polars.engine import PolarsEngine
 
@@ -219,16 +225,7 @@ def test_drift_pauses_the_feed_until_a_new_contract_is_accepted(
     # Accepting under the unchanged contract is refused with the reason.
     with pytest.raises(ContractMismatchError, match="still version 1"):
         accept(catalog, "crm_customers", load_contracts(contracts_dir)["crm_customers"])
-    seed = (contracts_dir / "customer360_customer_v1.json").read_text()
-    v2 = (
-        seed.replace("customer360_customer_v1", "customer360_customer_v2")
-        .replace('"is_active": "BOOLEAN"', '"is_active": "BOOLEAN",\n    "loyalty_tier": "STRING"')
-        .replace(
-            '"snowflake.customer_dim"',
-            '"snowflake.customer_dim",\n    "raw_table": "raw.crm_customers"',
-        )
-    )
-    (contracts_dir / "customer360_customer_v2.json").write_text(v2)
+    write_customer_contract_v2(contracts_dir)
     v2_contract = load_contracts(contracts_dir)["crm_customers"]
     assert v2_contract.version == 2
     assert [str(c) for c in accept(catalog, "crm_customers", v2_contract)] == ["loyalty_tier added"]
