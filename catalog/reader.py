@@ -72,8 +72,9 @@ def equals(column: str, value: str) -> BooleanExpression:
 def appended_since(table: Table, snapshot_id: int | None) -> list[Snapshot] | None:
     """The snapshots committed to `table` after `snapshot_id` (None: since it was created),
     oldest first, when every one of them only appended rows; None when `snapshot_id` is not
-    in the current history (expired, rolled back) or a later commit did anything else (an
-    overwrite, a delete, a compaction).
+    in the current history (expired, rolled back), or is None and the history no longer
+    reaches the table's first commit, or a later commit did anything else (an overwrite, a
+    delete, a compaction).
 
     After such a chain the table holds exactly the rows it held at `snapshot_id` plus the rows
     of the data files the chain added (`read_added`), so a reader can carry what it knew at
@@ -86,11 +87,21 @@ def appended_since(table: Table, snapshot_id: int | None) -> list[Snapshot] | No
             break
         chain.append(snapshot)
     else:
-        if snapshot_id is not None:
+        # Since creation only if the oldest snapshot left holds only the files it added: an
+        # expired commit's files are still in the table, but no snapshot of the chain names
+        # them (and expiry leaves no parent id to tell).
+        if snapshot_id is not None or (chain and not _holds_only_its_own(chain[-1])):
             return None
     if any(s.summary is None or s.summary.operation != Operation.APPEND for s in chain):
         return None
     return chain[::-1]
+
+
+def _holds_only_its_own(snapshot: Snapshot) -> bool:
+    summary = snapshot.summary
+    if summary is None:
+        return False
+    return summary.get("total-data-files") == summary.get("added-data-files", "0")
 
 
 def read_added(

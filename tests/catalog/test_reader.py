@@ -8,6 +8,7 @@ import datetime as dt
 import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
 
+from catalog.maintenance.expiry import expire_snapshots
 from catalog.reader import appended_since, column_max, equals, read_added, row_count
 from catalog.registry import ensure_table
 from catalog.tables import raw
@@ -44,6 +45,20 @@ def test_the_commits_since_a_snapshot_are_its_appends_oldest_first(catalog: Cata
     assert [s.snapshot_id for s in everything] == [first, second, third]
     assert appended_since(table, third) == []
     assert appended_since(table, 12345) is None  # not in the table's history
+
+
+def test_no_chain_since_creation_once_the_first_commits_are_expired(catalog: Catalog) -> None:
+    first = _append(catalog, ["c1"], "b1")
+    second = _append(catalog, ["c2"], "b2")
+    table = ensure_table(catalog, RAW)
+    expire_snapshots(table, older_than=dt.datetime.now(dt.UTC), keep_last=1)
+    table = ensure_table(catalog, RAW)
+
+    assert [s.snapshot_id for s in table.snapshots()] == [second]
+    # The table still holds c1, which no snapshot left in its history added.
+    assert appended_since(table, None) is None
+    assert appended_since(table, first) is None
+    assert appended_since(table, second) == []
 
 
 def test_a_rewrite_since_the_snapshot_breaks_the_chain(catalog: Catalog) -> None:
