@@ -5,6 +5,8 @@ One staging step for one feed:
    nothing, raises a drift alert, and keeps its raw data for when it resumes;
 2. reads only the raw batches committed since the raw snapshot the staging table last
    consumed (recorded in the staging commit's summary), or all of them on a full rebuild;
+   when those commits only appended, at most `MAX_STAGED_ROWS` rows of them per step, so a
+   large backlog is staged in several steps, oldest first, each committed before the next;
 3. checks every row against the contract's rules in the chosen engine: rows that break one
    go to `ops.quarantine` with the rule, column, value and batch (a contract that alerts
    instead lets them through, recorded as alerted);
@@ -28,7 +30,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
-from pyiceberg.table.snapshots import ancestors_of
+from pyiceberg.table.snapshots import Snapshot, ancestors_of
 
 from c360.settings import Settings
 from catalog.contracts import Contract, ViolationAction, load_contracts
@@ -46,6 +48,10 @@ SOURCE_SNAPSHOT = "c360.source-snapshot"
 ENGINE = "c360.engine"
 # Raw columns a quarantine row keeps to find its raw row again.
 TRACE_COLUMNS = ("_batch_id", "_source_file", "_source_position", "_ingested_at")
+# Raw rows staged at a time when the backlog is appends: a staging step holds several
+# copies of what it reads (about 1.3 kB a clickstream row at its peak), so months of events
+# at once would not fit in memory.
+MAX_STAGED_ROWS = 2_000_000
 # Rules a row cannot be staged without, whatever the contract's enforcement says.
 ALWAYS_HELD = frozenset({RuleKind.PRIMARY_KEY.value, RuleKind.DUPLICATE_KEY.value})
 
@@ -151,10 +157,13 @@ def consumed_snapshot(table: Table) -> int | None:
     return int(consumed) if consumed else None
 
 
-def batches_since(raw_table: Table, since: int | None) -> frozenset[str] | None:
-    """The ingest batches committed to `raw_table` after snapshot `since`; None means every
-    batch (no `since`, or it is no longer in the table's history: rebuild in full)."""
-    current = raw_table.current_snapshot()
+def batches_since(
+    raw_table: Table, since: int | None, upto: Snapshot | None = None
+) -> frozenset[str] | None:
+    """The ingest batches committed to `raw_table` after snapshot `since`, up to `upto`
+    (default: the current snapshot); None means every batch (no `since`, or it is no longer
+    in the table's history: rebuild in full)."""
+    current = upto or raw_table.current_snapshot()
     if since is None or current is None:
         return None
     batches: set[str] = set()
@@ -164,6 +173,22 @@ def batches_since(raw_table: Table, since: int | None) -> frozenset[str] | None:
         if snapshot.summary is not None and BATCH_ID in snapshot.summary.additional_properties:
             batches.add(str(snapshot.summary[BATCH_ID]))
     return None
+
+
+def leading(chain: list[Snapshot] | None, max_rows: int) -> list[Snapshot] | None:
+    """The oldest snapshots of `chain` (appends, oldest first) whose rows add up to at most
+    `max_rows`, the first whatever its size; None for no chain."""
+    if chain is None:
+        return None
+    taken: list[Snapshot] = []
+    rows = 0
+    for snapshot in chain:
+        added = int(snapshot.summary.get("added-records") or 0) if snapshot.summary else 0
+        if taken and rows + added > max_rows:
+            break
+        taken.append(snapshot)
+        rows += added
+    return taken
 
 
 def raw_counts(source: Source) -> Counter[str]:
@@ -234,21 +259,25 @@ def compute(
     engine: EngineName = "polars",
     run_id: str,
     full: bool = False,
+    max_rows: int = MAX_STAGED_ROWS,
 ) -> Computed | None:
     """Check and transform what `staged.source` gained since the staging table's consumed
-    snapshot (everything if `full`) with `engine`; None when there is nothing new."""
+    snapshot (everything if `full`) with `engine`, up to the raw commits that add up to
+    `max_rows` when those are appends; None when there is nothing new."""
     raw_table = ensure_table(catalog, staged.source)
     target = ensure_table(catalog, staged.target)
     current = raw_table.current_snapshot()
     consumed = None if full else consumed_snapshot(target)
     if current is None or consumed == current.snapshot_id:
         return None
-    batch_ids = batches_since(raw_table, consumed)
+    # Only appends since: their commits' own manifests name the files to read, and the
+    # oldest of them that add up to `max_rows` are this step's.
+    appends = leading(appended_since(raw_table, consumed), max_rows)
+    upto = appends[-1] if appends else current
+    batch_ids = batches_since(raw_table, consumed, upto)
     rebuild = batch_ids is None
-    # Only appends since: their commits' own manifests name the files to read.
-    appends = None if rebuild else appended_since(raw_table, consumed)
     files = None if appends is None else tuple(added_files(raw_table, appends))
-    new = Source(raw_table, current.snapshot_id, batch_ids, files)
+    new = Source(raw_table, upto.snapshot_id, batch_ids, files)
     prior_snapshot = target.current_snapshot()
     prior = Source(
         target, None if rebuild or prior_snapshot is None else prior_snapshot.snapshot_id
@@ -270,8 +299,8 @@ def compute(
     return Computed(
         staged=staged,
         engine=engine,
-        snapshot_id=current.snapshot_id,
-        read=f"{'all' if rebuild else consumed}..{current.snapshot_id}",
+        snapshot_id=upto.snapshot_id,
+        read=f"{'all' if rebuild else consumed}..{upto.snapshot_id}",
         rebuild=rebuild,
         result=runner.to_arrow(transform(runner.scan(prior), accepted)),
         quarantine=quarantine,
@@ -348,9 +377,11 @@ def stage_table(
     engine: EngineName = "polars",
     run_id: str,
     full: bool = False,
+    max_rows: int = MAX_STAGED_ROWS,
 ) -> StageOutcome:
     """Stage what arrived in `staged.source` since the last run (everything if `full`),
-    unless its feed is paused by schema drift.
+    unless its feed is paused by schema drift; a raw backlog of appends in commits of at
+    most `max_rows` rows each (see `compute`).
 
     Raises:
         StagingInvariantError: a batch's raw rows differ from staged + quarantined; nothing
@@ -360,21 +391,31 @@ def stage_table(
     drift = pause_if_drifted(catalog, feed, run_id=run_id)
     if drift:
         return StageOutcome(feed, name, "paused", drift=[str(c) for c in drift])
-    computed = compute(catalog, staged, contract, engine=engine, run_id=run_id, full=full)
-    if computed is None:
+    steps: list[Computed] = []
+    writes: list[WriteResult] = []
+    # A backlog of appends is staged `max_rows` at a time, each step committed before the
+    # next reads (a first run over months of clickstream would not fit in memory at once).
+    while computed := compute(
+        catalog, staged, contract, engine=engine, run_id=run_id, full=full, max_rows=max_rows
+    ):
+        if steps and computed.snapshot_id == steps[-1].snapshot_id:
+            break  # the last step's commit was a retry's, found done: nothing moved on
+        computed.check_books()
+        writes += commit(catalog, computed, run_id=run_id)
+        steps.append(computed)
+        full = False  # later steps build on the first
+    if not steps:
         return StageOutcome(feed, name, "unchanged")
-    computed.check_books()
-    writes = commit(catalog, computed, run_id=run_id)
-    held = sum(computed.held.values())
+    held = sum(sum(c.held.values()) for c in steps)
     return StageOutcome(
         feed,
         name,
         "staged",
-        raw_rows=sum(computed.expected.values()),
-        staged_rows=sum(computed.accepted.values()),
+        raw_rows=sum(sum(c.expected.values()) for c in steps),
+        staged_rows=sum(sum(c.accepted.values()) for c in steps),
         quarantined_rows=held,
-        alerted_rows=computed.quarantine.height - held,
-        batches=len(computed.expected),
+        alerted_rows=sum(c.quarantine.height for c in steps) - held,
+        batches=sum(len(c.expected) for c in steps),
         writes=writes,
     )
 

@@ -11,11 +11,11 @@ from pyiceberg.catalog import Catalog
 
 from c360.settings import Settings
 from catalog.contracts import load_contracts
-from catalog.tables import raw, staging
+from catalog.tables import ops, raw, staging
 from catalog.writer import WriteResult, write
 from flows.ingest_db import CRM, DATABASES, capture_database
 from flows.ingest_stream import consume
-from flows.stage import STAGED, StageOutcome, stage_table
+from flows.stage import SOURCE_SNAPSHOT, STAGED, StageOutcome, stage_table
 from simulator.clock import day_start
 from simulator.emitters.database import connect, read_rows
 from simulator.sources import clickstream, crm, orders
@@ -230,3 +230,62 @@ def test_staging_reconciles_with_the_sources_after_two_days(
             & (pl.col("ingested_at") > events["ingested_at"].min())
         ).height
     )
+
+
+def test_a_backlog_staged_in_steps_equals_staging_it_at_once(
+    world: Settings, catalog: Catalog
+) -> None:
+    # Two days of orders (a state table: 1,055 then 55 raw rows) and of events, landed in
+    # commits of 500 events: a backlog staging takes 1,000 raw rows at a time.
+    for day in (0, 1):
+        if day:
+            simulate(world, days=1)
+        sources = world.resolved_sources()
+        for database in DATABASES.values():
+            url = database.url(sources)
+            assert url
+            capture_database(catalog, url, database.tables, run_id=f"day-{day}")
+        consume(world, follow=False, run_id=f"day-{day}", max_batch_records=500)
+    contracts = load_contracts()
+    stepped = {
+        name: stage_table(
+            catalog, STAGED[name], contracts[STAGED[name].feed], run_id="r", max_rows=1_000
+        )
+        for name in ("orders", "clickstream_events")
+    }
+
+    raw_events = catalog.load_table(raw.CLICKSTREAM_EVENTS.identifier_name)
+    raw_rows = raw_events.scan().to_arrow().num_rows
+    events = catalog.load_table(staging.CLICKSTREAM_EVENTS.identifier_name)
+    # One commit per step, each naming the raw snapshot it consumed, the last the newest.
+    consumed = [s.summary.get(SOURCE_SNAPSHOT) for s in events.snapshots() if s.summary]
+    assert len(consumed) == len(set(consumed)) > 2
+    assert consumed[-1] == str(raw_events.current_snapshot().snapshot_id)
+    outcome = stepped["clickstream_events"]
+    assert outcome.raw_rows == raw_rows
+    assert outcome.raw_rows == outcome.staged_rows + outcome.quarantined_rows
+    assert outcome.batches == len(raw_events.snapshots())
+    books = table_rows(catalog, ops.STAGING_BATCHES).filter(pl.col("feed") == "clickstream_events")
+    assert books.height == outcome.batches
+    assert books["raw_rows"].sum() == raw_rows
+    # The same rows and values as one step over the whole backlog, lateness included.
+    in_steps = table_rows(catalog, staging.CLICKSTREAM_EVENTS).sort("event_id")
+    stage_table(
+        catalog,
+        STAGED["clickstream_events"],
+        contracts["clickstream_events"],
+        run_id="rebuild",
+        full=True,
+        max_rows=10**9,
+    )
+    at_once = table_rows(catalog, staging.CLICKSTREAM_EVENTS).sort("event_id")
+    assert in_steps.height == at_once.height > 0
+    assert in_steps.drop("ingested_at").equals(at_once.drop("ingested_at"))
+    assert in_steps.filter("is_late").height > 0
+    # Orders: two steps, one per raw commit, ending in the source's current rows.
+    orders = catalog.load_table(staging.ORDERS_ORDERS.identifier_name).snapshots()
+    assert len({s.summary.get(SOURCE_SNAPSHOT) for s in orders if s.summary} - {None}) == 2
+    source = _orders_source(world)
+    assert stepped["orders"].staged_rows + stepped["orders"].quarantined_rows > source.height
+    staged_orders = table_rows(catalog, staging.ORDERS_ORDERS).sort("order_id")
+    assert staged_orders["order_id"].to_list() == source.sort("order_id")["order_id"].to_list()
