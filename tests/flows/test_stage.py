@@ -260,7 +260,9 @@ def test_a_backlog_staged_in_steps_equals_staging_it_at_once(
     # One commit per step, each naming the raw snapshot it consumed, the last the newest.
     consumed = [s.summary.get(SOURCE_SNAPSHOT) for s in events.snapshots() if s.summary]
     assert len(consumed) == len(set(consumed)) > 2
-    assert consumed[-1] == str(raw_events.current_snapshot().snapshot_id)
+    newest = raw_events.current_snapshot()
+    assert newest is not None
+    assert consumed[-1] == str(newest.snapshot_id)
     outcome = stepped["clickstream_events"]
     assert outcome.raw_rows == raw_rows
     assert outcome.raw_rows == outcome.staged_rows + outcome.quarantined_rows
