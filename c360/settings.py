@@ -297,6 +297,11 @@ class Settings(BaseSettings):
         return self.home / "dbt"
 
     @property
+    def dbt_database(self) -> Path:
+        """The dev target's DuckDB file (`dbt/profiles.yml`)."""
+        return self.dbt_dir / "c360.duckdb"
+
+    @property
     def prefect_home(self) -> Path:
         return self.home / "prefect"
 

@@ -18,6 +18,7 @@ from prefect.cache_policies import NO_CACHE
 
 from c360.settings import REPO_ROOT, Settings, settings_env
 from catalog.factory import open_catalog
+from flows.build_inputs import build_inputs, built_from, forget_built, record_built
 from simulator.clock import day_start
 from simulator.world import check_world
 
@@ -80,7 +81,8 @@ def run_dbt(
 
     Artifacts and logs go under `$C360_HOME/dbt`, never into the repository; the world's
     variables (`dbt_vars`, unless `variables` are given) are passed to every command, as
-    environment variables (`variables_env`).
+    environment variables (`variables_env`). The record of what the last build read
+    (`flows/build_inputs.py`) is dropped first: the command changes the database.
     `profiles_dir` holds the `profiles.yml` to use (the project's own by default).
 
     Raises:
@@ -101,6 +103,7 @@ def run_dbt(
         str(settings.dbt_dir / "logs"),
     ]
     project_env = variables_env(dbt_vars(settings) if variables is None else variables)
+    forget_built(settings)
     try:
         with _environment({"DO_NOT_TRACK": "1", **settings_env(settings), **project_env}):
             result = dbtRunner().invoke(args)
@@ -186,12 +189,30 @@ def publish_node_results(nodes: list[NodeResult]) -> None:
 @task(cache_policy=NO_CACHE)
 def dbt_build(settings: Settings, paused_tables: Sequence[str] = ()) -> int:
     """`dbt build`: seeds, models, snapshots and tests, except what depends on a paused
-    feed. Returns the number of nodes run; every node's result is shown on the run."""
+    feed. Returns the number of nodes run; every node's result is shown on the run.
+
+    On the dev target a build that would read what the last successful one read (the
+    same staging snapshots, project and variables: `flows/build_inputs.py`) is skipped,
+    and returns 0: its models and tests would come out as they are.
+    """
+    command = ["build", *excluding(paused_tables)]
+    variables = dbt_vars(settings)
+    inputs = None
+    if settings.dbt_target == "dev":
+        inputs = build_inputs(settings, DBT_PROJECT, command, variables_env(variables))
+        if built_from(settings) == inputs:
+            get_run_logger().info(
+                "dbt build skipped: the last build read the same staging snapshots, "
+                "project and variables"
+            )
+            return 0
     try:
-        result = run_dbt(settings, ["build", *excluding(paused_tables)])
+        result = run_dbt(settings, command, variables=variables)
     except DbtFailedError as failure:
         publish_node_results(failure.nodes)
         raise
+    if inputs is not None:
+        record_built(settings, inputs)
     nodes = node_results(result)
     publish_node_results(nodes)
     return len(nodes)

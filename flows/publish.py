@@ -92,9 +92,7 @@ def publish_task(settings: Settings, relations: list[str], run_id: str) -> list[
     """Publish dbt models into their curated tables: one task, one catalog and one DuckDB
     connection for all, as opening them costs as much as publishing a small mart (a retry
     commits nothing for the marts published already)."""
-    return publish_models(
-        open_catalog(settings), settings.dbt_dir / "c360.duckdb", relations, run_id=run_id
-    )
+    return publish_models(open_catalog(settings), settings.dbt_database, relations, run_id=run_id)
 
 
 def built_marts(database: Path) -> list[str]:
@@ -122,7 +120,7 @@ def serving_copy_task(settings: Settings) -> ServingCopyInfo:
 def publish_flow(settings: Settings, run_id: str) -> list[WriteResult]:
     """Publish every curated model dbt has built (a mart not built yet keeps its table
     as it is, and is named in the log), then the API's serving copy if curated changed."""
-    built = built_marts(settings.dbt_dir / "c360.duckdb")
+    built = built_marts(settings.dbt_database)
     for relation in sorted(PUBLISHED.keys() - set(built)):
         get_run_logger().warning("%s is not built yet (a paused feed): not published", relation)
     writes = publish_task(settings, built, run_id) if built else []

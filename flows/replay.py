@@ -159,7 +159,7 @@ def restore_history(settings: Settings, scratch: Settings, read: pl.DataFrame) -
         return 0
     versions = table.scan(snapshot_id=snapshot_of(table, snapshot_id)).to_arrow()
     scratch.dbt_dir.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(scratch.dbt_dir / "c360.duckdb")) as con:
+    with duckdb.connect(str(scratch.dbt_database)) as con:
         con.execute("create schema if not exists snapshots")
         con.register("versions", versions)
         con.execute(
