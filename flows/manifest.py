@@ -8,15 +8,15 @@ from pyiceberg.catalog import Catalog
 
 from catalog.registry import ensure_table
 from catalog.run_log import TableSnapshot, current_snapshots
-from catalog.tables import curated, staging
+from catalog.tables import curated, ops, staging
 from catalog.tables.definition import TableDef
 from flows.stage import STAGED, consumed_snapshot
 
 DIM_CUSTOMER = next(t for t in curated.TABLES if t.name == "dim_customer")
 
 # The state a run builds on rather than rebuilds: the customer keys resolution carries
-# over, and the SCD2 history the dbt snapshot extends.
-PRIOR_STATE: tuple[TableDef, ...] = (staging.CUSTOMER_XREF, DIM_CUSTOMER)
+# over, the Splink model it scores pairs with, and the SCD2 history the dbt snapshot extends.
+PRIOR_STATE: tuple[TableDef, ...] = (staging.CUSTOMER_XREF, ops.IDENTITY_MODELS, DIM_CUSTOMER)
 
 RESULTS: tuple[TableDef, ...] = (*staging.TABLES, *curated.TABLES)
 

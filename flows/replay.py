@@ -3,11 +3,11 @@ read, in a scratch lakehouse, and prove by content digest that they equal what i
 
 A run is a function of its inputs, which its manifest (`ops.run_snapshots`, role `read`)
 names: each raw table at the snapshot staging consumed, and the state the run built on
-rather than rebuilt (the customer keys resolution carried over, the SCD2 history the dbt
-snapshot extended). Replay stages the raw snapshots in full (incremental staging equals a
-full rebuild), resolves with the prior keys, restores the SCD2 history into a fresh dbt
-database, builds and publishes; then compares every staging and curated table with the
-snapshot the run left it at (role `result`).
+rather than rebuilt (the customer keys resolution carried over, the Splink models it kept,
+the SCD2 history the dbt snapshot extended). Replay stages the raw snapshots in full
+(incremental staging equals a full rebuild), resolves with the prior keys and model,
+restores the SCD2 history into a fresh dbt database, builds and publishes; then compares
+every staging and curated table with the snapshot the run left it at (role `result`).
 """
 
 from __future__ import annotations
@@ -119,11 +119,13 @@ def copy_table(source: Catalog, target: Catalog, name: str, snapshot_id: int) ->
 @task(cache_policy=NO_CACHE)
 def restore_inputs(settings: Settings, scratch: Settings, read: pl.DataFrame) -> dict[str, int]:
     """Put the run's inputs into the scratch lakehouse: each raw table as staging read
-    it, and the prior customer keys (with the next free key) as resolution found them."""
+    it, the Splink models and the prior customer keys (with the next free key) as
+    resolution found them."""
     source, target = open_catalog(settings), open_catalog(scratch)
     copied = {}
     for name, snapshot_id in read.select("table_name", "snapshot_id").iter_rows():
-        if name.startswith("raw.") and snapshot_id is not None:
+        copied_whole = name.startswith("raw.") or name == ops.IDENTITY_MODELS.identifier_name
+        if copied_whole and snapshot_id is not None:
             copied[name] = copy_table(source, target, name, snapshot_id)
     ensure_all(target)
     xref_id = _read_snapshot(read, staging.CUSTOMER_XREF.identifier_name)

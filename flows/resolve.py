@@ -16,9 +16,11 @@ key or rule changed; the previous xref's other event rows are carried over as re
 the table is written whole. (Replacing only the changed rows through a delete filter
 costs more: pyiceberg's copy-on-write reads and rewrites every data file holding one, and
 a day's merges reach into all of them: 11 s against 2 s for a `medium` world's 19M rows.)
-Splink retrains on every run, as a resolution from scratch does: the
-tables hold exactly what one would write (`tests/flows/test_resolve.py` proves it day by
-day), so `flows/replay.py` reproduces them.
+Splink scores pairs with the model kept in `ops.identity_models` until the profiles have
+changed enough to train another (`transforms/identity/probabilistic.py`), which is kept
+there in turn: the tables hold exactly what a resolution from scratch with the same model
+would write (`tests/flows/test_resolve.py` proves it day by day), and `flows/replay.py`
+restores the model a run found, so it reproduces them.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from pyiceberg.catalog import Catalog
 
 from c360.settings import Settings
 from catalog.factory import open_catalog
-from catalog.reader import read_snapshot
+from catalog.reader import read_rows, read_snapshot
 from catalog.registry import ensure_table
 from catalog.tables import ops, staging
 from catalog.tables.definition import TableDef
@@ -45,6 +47,7 @@ from catalog.writer import WriteResult, content_batch_id, write
 from simulator.truth import read_records
 from transforms.identity.events import EventIndex
 from transforms.identity.metrics import resolution_metrics
+from transforms.identity.probabilistic import MatchModel
 from transforms.identity.profiles import ANONYMOUS_DEVICE, EVENT_SOURCE, GROUP
 from transforms.identity.records import STAGING_COLUMNS, STAGING_TABLES, identity_records
 from transforms.identity.resolve import XREF_SCHEMA, GroupResolution, resolve_groups
@@ -74,6 +77,8 @@ class ResolveOutcome:
     metrics: pl.DataFrame = field(default_factory=pl.DataFrame)
     unresolved: pl.DataFrame = field(default_factory=pl.DataFrame)
     writes: list[WriteResult] = field(default_factory=list)
+    model: MatchModel | None = None
+    trained: bool = False  # whether `model` was trained by this run
 
 
 def staging_snapshot_ids(catalog: Catalog) -> dict[str, int | None]:
@@ -83,6 +88,15 @@ def staging_snapshot_ids(catalog: Catalog) -> dict[str, int | None]:
         snapshot = ensure_table(catalog, STAGING_DEFS[name]).current_snapshot()
         ids[name] = snapshot.snapshot_id if snapshot else None
     return ids
+
+
+def kept_model(catalog: Catalog) -> MatchModel | None:
+    """The newest Splink model in `ops.identity_models` (None: none trained yet)."""
+    models = read_rows(catalog, ops.IDENTITY_MODELS)
+    if models.is_empty():
+        return None
+    newest = models.sort("trained_at").row(-1, named=True)
+    return MatchModel(newest["spec"], newest["profiles"], newest["parameters"])
 
 
 def _describe(ids: dict[str, int | None]) -> str:
@@ -234,6 +248,7 @@ def resolve_lakehouse(catalog: Catalog, truth_dir: Path | None, *, run_id: str) 
         int(summary.get(NEXT_KEY) or 1) if summary else 1, (pc.max(keys).as_py() or 0) + 1
     )
     truth = read_records(truth_dir) if truth_dir is not None and truth_dir.exists() else None
+    kept = kept_model(catalog)
     is_event = pc.equal(prior["source"], EVENT_SOURCE)
     with EventIndex(
         _events(catalog, snapshots[EVENTS]),
@@ -251,6 +266,7 @@ def resolve_lakehouse(catalog: Catalog, truth_dir: Path | None, *, run_id: str) 
             .group_by("old_key")
             .agg(records=pl.len().cast(pl.Int64)),
             first_new,
+            model=kept,
         )
         unidentified = index.unidentified()
         xref = next_xref(resolution, units, index, prior)
@@ -278,6 +294,26 @@ def resolve_lakehouse(catalog: Catalog, truth_dir: Path | None, *, run_id: str) 
             mode="overwrite",
         ),
     ]
+    trained = resolution.model is not None and resolution.model != kept
+    if trained:
+        assert resolution.model is not None
+        writes.append(
+            write(
+                catalog,
+                ops.IDENTITY_MODELS,
+                pl.DataFrame(
+                    {
+                        "run_id": [run_id],
+                        "spec": [resolution.model.spec],
+                        "profiles": [resolution.model.profiles],
+                        "parameters": [resolution.model.parameters],
+                        "trained_at": [now],
+                    }
+                ),
+                batch_id=batch,
+                run_id=run_id,
+            )
+        )
     if not metrics.is_empty():
         writes.append(
             write(
@@ -323,6 +359,8 @@ def resolve_lakehouse(catalog: Catalog, truth_dir: Path | None, *, run_id: str) 
         metrics=metrics,
         unresolved=unresolved,
         writes=writes,
+        model=resolution.model,
+        trained=trained,
     )
 
 
@@ -349,6 +387,12 @@ def resolve_task(settings: Settings, run_id: str) -> ResolveOutcome:
         outcome.seconds,
         outcome.history,
     )
+    if outcome.model is not None:
+        logger.info(
+            "identity resolution: Splink model %s on %d profiles",
+            "trained" if outcome.trained else "kept, trained",
+            outcome.model.profiles,
+        )
     if not outcome.metrics.is_empty():
         overall = outcome.metrics.filter(pl.col("scope") == "all").row(0, named=True)
         logger.info(

@@ -242,6 +242,20 @@ IDENTITY_METRICS = TableDef(
     partition_by=(("measured_at", "month"),),
 )
 
+IDENTITY_MODELS = TableDef(
+    zone=Zone.OPS,
+    name="identity_models",
+    doc="One row per Splink model identity resolution trained; a run scores pairs with the "
+    "newest until the profiles change by 5 % (`transforms/identity/probabilistic.py`).",
+    columns=(
+        Column("run_id", StringType(), required=True),
+        Column("spec", StringType(), required=True, doc="digest of the code that trained it"),
+        Column("profiles", LongType(), required=True, doc="profiles it was trained on"),
+        Column("parameters", StringType(), required=True, doc="Splink's model JSON"),
+        Column("trained_at", TimestamptzType(), required=True),
+    ),
+)
+
 RUN_STEPS = TableDef(
     zone=Zone.OPS,
     name="run_steps",
@@ -301,6 +315,7 @@ TABLES: tuple[TableDef, ...] = (
     DQ_RESULTS,
     IDENTITY_HISTORY,
     IDENTITY_METRICS,
+    IDENTITY_MODELS,
     RUN_STEPS,
     SOURCE_FRESHNESS,
 )

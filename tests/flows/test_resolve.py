@@ -21,11 +21,12 @@ from catalog.tables import ops, staging
 from catalog.tables.definition import TableDef
 from catalog.writer import write
 from flows import resolve as resolve_flow
-from flows.resolve import NEXT_KEY, STAGING_DEFS, ResolveOutcome, resolve_lakehouse
+from flows.resolve import NEXT_KEY, STAGING_DEFS, ResolveOutcome, kept_model, resolve_lakehouse
 from simulator.truth import read_records
 from simulator.world import simulate
 from tests.flows.lakehouse_days import ingest_everything, stage_everything
 from transforms.identity.metrics import ALL, ALL_RECORDS, pairwise_metrics, with_singletons
+from transforms.identity.probabilistic import RETRAIN_CHANGE
 from transforms.identity.profiles import ANONYMOUS_DEVICE
 from transforms.identity.records import STAGING_TABLES, identity_records
 from transforms.identity.resolve import Resolution, resolve_identities
@@ -258,7 +259,7 @@ LIVE_DAYS = 2
 @dataclass(frozen=True)
 class Day:
     """One day's resolve run, and a full resolution of the same staged state from the same
-    prior keys (what a replay of the run computes)."""
+    prior keys and Splink model (what a replay of the run computes)."""
 
     run_id: str
     outcome: ResolveOutcome
@@ -268,6 +269,7 @@ class Day:
     metrics: pl.DataFrame
     full: Resolution
     expected_metrics: pl.DataFrame
+    models: pl.DataFrame  # ops.identity_models after the run
 
 
 def _expected_metrics(full: Resolution, truth: pl.DataFrame) -> pl.DataFrame:
@@ -291,13 +293,15 @@ def _expected_metrics(full: Resolution, truth: pl.DataFrame) -> pl.DataFrame:
 
 
 def _day(lakehouse: Lakehouse, run_id: str) -> Day:
-    """Resolve, after resolving the same state in full from the xref as it stands."""
+    """Resolve, and resolve the same state in full from the xref as it stood, with the
+    same model."""
     records = _staged_records(lakehouse)
     prior = _keys(lakehouse.rows(staging.CUSTOMER_XREF))
     snapshot = ensure_table(lakehouse.catalog, staging.CUSTOMER_XREF).current_snapshot()
     next_key = int(snapshot.summary[NEXT_KEY]) if snapshot and snapshot.summary else 1
-    full = resolve_identities(records, prior, next_key)
     outcome = lakehouse.resolve(run_id)
+    # The Splink model the run kept or trained, as its replay restores it.
+    full = resolve_identities(records, prior, next_key, model=kept_model(lakehouse.catalog))
     ran = pl.col("run_id") == run_id
     return Day(
         run_id,
@@ -308,6 +312,7 @@ def _day(lakehouse: Lakehouse, run_id: str) -> Day:
         lakehouse.rows(ops.IDENTITY_METRICS).filter(ran).drop("run_id", "measured_at"),
         full,
         _expected_metrics(full, read_records(lakehouse.truth_dir)),
+        lakehouse.rows(ops.IDENTITY_MODELS),
     )
 
 
@@ -341,6 +346,24 @@ def test_each_days_resolution_equals_a_full_resolution_of_the_same_state(
         assert day.outcome.unresolved.sort(RECORD).equals(day.full.unresolved), day.run_id
         expected = day.expected_metrics.select(day.metrics.columns)
         assert day.metrics.equals(expected), day.run_id
+
+
+def test_a_splink_model_is_kept_from_day_to_day_until_the_profiles_change(
+    days: list[Day],
+) -> None:
+    assert days[0].outcome.trained
+    for before, day in itertools.pairwise(days):
+        assert day.outcome.model is not None
+        assert before.outcome.model is not None
+        if day.outcome.trained:
+            assert day.outcome.model != before.outcome.model
+            change = abs(day.outcome.model.profiles - before.outcome.model.profiles)
+            assert change > RETRAIN_CHANGE * before.outcome.model.profiles
+        else:
+            assert day.outcome.model == before.outcome.model
+    trained = [d.run_id for d in days if d.outcome.trained]
+    assert days[-1].models.sort("trained_at")["run_id"].to_list() == trained
+    assert len(trained) < len(days)
 
 
 def test_each_day_writes_the_xref_whole_with_the_unchanged_rows_carried_over(

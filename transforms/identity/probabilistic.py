@@ -12,11 +12,21 @@ Candidate pairs come from `BLOCKING_RULES` (what a typo leaves intact: the phone
 name, the digits of an email). A pair is a match at `MATCH_THRESHOLD`: a wrong merge is
 worse than a missed one, so the bar is high; the accuracy test and `bench/` measure what
 it costs in recall.
+
+Training costs ten times what scoring does, and a day moves the parameters little: a
+trained model (`MatchModel`, Splink's own JSON) is kept and scores the next days' pairs
+until the profiles have grown or shrunk by `RETRAIN_CHANGE` since it was trained, or the
+comparisons or training above change (`model_spec`). Pairs are always scored from the kept
+JSON, so a day that trains and a replay of it that loads the model score alike.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import json
 import logging
+from dataclasses import dataclass
 
 import duckdb
 import polars as pl
@@ -37,6 +47,24 @@ BLOCKING_RULES = (
 )
 TRAINING_SEED = 42
 U_SAMPLE_PAIRS = 2_000_000
+# A kept model scores pairs until the profiles differ from those it was trained on by this
+# share (a day adds well under 1 % once a world has some history).
+RETRAIN_CHANGE = 0.05
+
+
+@dataclass(frozen=True)
+class MatchModel:
+    """A trained Splink model.
+
+    Attributes:
+        spec: `model_spec()` of the code that trained it.
+        profiles: how many profiles it was trained on.
+        parameters: Splink's model JSON (settings and trained parameters).
+    """
+
+    spec: str
+    profiles: int
+    parameters: str
 
 
 def _email_comparison() -> cl.CustomComparison:
@@ -93,29 +121,71 @@ def _train(linker: Linker) -> None:
     training.estimate_parameters_using_expectation_maximisation(block_on("email"))
 
 
-def probabilistic_edges(profiles: pl.DataFrame, threshold: float = MATCH_THRESHOLD) -> pl.DataFrame:
+def model_spec() -> str:
+    """A digest of the comparisons, blocking and training a model comes from: a model
+    kept from other code is trained again."""
+    described = {
+        "settings": _settings().create_settings_dict("duckdb"),
+        "training": [TRAINING_SEED, U_SAMPLE_PAIRS, inspect.getsource(_train)],
+    }
+    return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def needs_training(model: MatchModel | None, profiles: int) -> bool:
+    """Whether `model` is missing, from other code, or trained on profiles too unlike
+    `profiles` of them."""
+    return (
+        model is None
+        or model.spec != model_spec()
+        or abs(profiles - model.profiles) > RETRAIN_CHANGE * model.profiles
+    )
+
+
+def match_model(profiles: pl.DataFrame, kept: MatchModel | None = None) -> MatchModel | None:
+    """The model to score `profiles` with: `kept`, or one trained on them when
+    `needs_training`. None when there are too few profiles to train on and none kept.
+
+    Args:
+        profiles: `profile_id`, `first_name`, `last_name`, `email`, `phone`.
+        kept: the model used last.
+    """
+    if not needs_training(kept, profiles.height) or profiles.height < 2:
+        return kept
+    connection = duckdb.connect()
+    try:
+        linker = Linker(
+            DuckDBAPI(connection).register(_comparable(profiles).to_arrow()),
+            _settings(),
+            log_level=logging.ERROR,
+        )
+        _train(linker)
+        parameters = json.dumps(linker.misc.save_model_to_json(), sort_keys=True)
+    finally:
+        connection.close()
+    return MatchModel(model_spec(), profiles.height, parameters)
+
+
+def probabilistic_edges(
+    profiles: pl.DataFrame, threshold: float = MATCH_THRESHOLD, model: MatchModel | None = None
+) -> pl.DataFrame:
     """Pairs of profiles Splink scores at or above `threshold`, as edges (`EDGE_SCHEMA`).
 
     Args:
         profiles: `profile_id`, `first_name`, `last_name`, `email`, `phone`.
         threshold: the match probability a pair needs.
+        model: the model to score with (`match_model`); None: one trained on `profiles`.
     """
     if profiles.height < 2:
         return pl.DataFrame(schema=EDGE_SCHEMA)
-    frame = profiles.select(
-        "profile_id",
-        "first_name",
-        "last_name",
-        "email",
-        "phone",
-        email_digits=pl.col("email").str.extract(r"([0-9]+)@", 1),
-        email_letters=pl.col("email").str.replace_all(r"[0-9]", ""),
-    ).with_columns(pl.col("first_name", "last_name").str.to_lowercase())
+    model = model or match_model(profiles)
+    assert model is not None
     connection = duckdb.connect()
     try:
-        db_api = DuckDBAPI(connection)
-        linker = Linker(db_api.register(frame.to_arrow()), _settings(), log_level=logging.ERROR)
-        _train(linker)
+        linker = Linker(
+            DuckDBAPI(connection).register(_comparable(profiles).to_arrow()),
+            json.loads(model.parameters),
+            log_level=logging.ERROR,
+        )
         predictions = linker.inference.predict(threshold_match_probability=threshold)
         edges = pl.from_arrow(
             connection.sql(
@@ -134,3 +204,16 @@ def probabilistic_edges(profiles: pl.DataFrame, threshold: float = MATCH_THRESHO
         # rounded, the same profiles always give the same probabilities.
         match_probability=pl.col("match_probability").round(PROBABILITY_DECIMALS),
     ).select(list(EDGE_SCHEMA))
+
+
+def _comparable(profiles: pl.DataFrame) -> pl.DataFrame:
+    """The profiles as the comparisons read them."""
+    return profiles.select(
+        "profile_id",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        email_digits=pl.col("email").str.extract(r"([0-9]+)@", 1),
+        email_letters=pl.col("email").str.replace_all(r"[0-9]", ""),
+    ).with_columns(pl.col("first_name", "last_name").str.to_lowercase())

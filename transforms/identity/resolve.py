@@ -18,7 +18,12 @@ from transforms.identity.clusters import connected_components, strongest_evidenc
 from transforms.identity.events import event_activity, event_units
 from transforms.identity.golden import golden_records
 from transforms.identity.keys import ORDER, key_clusters
-from transforms.identity.probabilistic import MATCH_THRESHOLD, probabilistic_edges
+from transforms.identity.probabilistic import (
+    MATCH_THRESHOLD,
+    MatchModel,
+    match_model,
+    probabilistic_edges,
+)
 from transforms.identity.profiles import (
     EVENT_SOURCE,
     GROUP,
@@ -65,6 +70,7 @@ class GroupResolution:
         golden: one golden record per `customer_key`.
         history: merges, splits and retirements of earlier keys.
         unresolved: the records (not events) with no identity (`source`, `source_record_id`).
+        model: the Splink model that scored the pairs (None: too few profiles for one).
     """
 
     xref: pl.DataFrame
@@ -72,15 +78,20 @@ class GroupResolution:
     golden: pl.DataFrame
     history: pl.DataFrame
     unresolved: pl.DataFrame
+    model: MatchModel | None
 
 
 def _cluster(
-    records: pl.DataFrame, groups: pl.DataFrame, threshold: float
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+    records: pl.DataFrame, groups: pl.DataFrame, threshold: float, kept: MatchModel | None
+) -> tuple[pl.DataFrame, pl.DataFrame, MatchModel | None]:
     """`cluster_records` of `records` and of event `groups` (`GROUP`, `cluster_id`,
-    `match_rule`)."""
+    `match_rule`), and the Splink model that scored them (`kept`, or one trained anew:
+    `match_model`)."""
     attached, grouped, profiles = attach_groups(records, groups)
-    edges = pl.concat([deterministic_edges(profiles), probabilistic_edges(profiles, threshold)])
+    model = match_model(profiles, kept)
+    edges = pl.concat(
+        [deterministic_edges(profiles), probabilistic_edges(profiles, threshold, model)]
+    )
     clusters = connected_components(profiles["profile_id"], edges)
     evidence = strongest_evidence(edges)
     clustered = (
@@ -98,7 +109,7 @@ def _cluster(
     grouped = grouped.join(clusters, on="profile_id").select(
         *GROUP, "cluster_id", match_rule="attach_rule"
     )
-    return clustered, grouped
+    return clustered, grouped, model
 
 
 def cluster_records(records: pl.DataFrame, threshold: float = MATCH_THRESHOLD) -> pl.DataFrame:
@@ -109,8 +120,8 @@ def cluster_records(records: pl.DataFrame, threshold: float = MATCH_THRESHOLD) -
     profile; one alone in its cluster carries `unmatched` and no probability.
     """
     events = records.filter(pl.col("source") == EVENT_SOURCE)
-    clustered, grouped = _cluster(
-        records.filter(pl.col("source") != EVENT_SOURCE), event_groups(events), threshold
+    clustered, grouped, _ = _cluster(
+        records.filter(pl.col("source") != EVENT_SOURCE), event_groups(events), threshold, None
     )
     by_event = events.join(grouped, on=GROUP, nulls_equal=True).select(
         *RECORD, "cluster_id", "match_rule", match_probability=pl.lit(1.0)
@@ -125,6 +136,7 @@ def resolve_groups(
     previous: pl.DataFrame,
     next_key: int,
     threshold: float = MATCH_THRESHOLD,
+    model: MatchModel | None = None,
 ) -> GroupResolution:
     """Resolve `records` and the events summed up in `units` into persons with stable keys.
 
@@ -139,8 +151,9 @@ def resolve_groups(
             (events too) it had, present now or not.
         next_key: the first key to mint (one more than any key ever issued).
         threshold: Splink's match probability for a pair to match.
+        model: the Splink model used last, kept while it fits (`match_model`).
     """
-    clustered, grouped = _cluster(records, units.select(GROUP).unique(), threshold)
+    clustered, grouped, model = _cluster(records, units.select(GROUP).unique(), threshold, model)
     keyed = clustered.join(
         prior.select(*RECORD, old_key="customer_key"), on=RECORD, how="left"
     ).with_columns(records=pl.lit(1, pl.Int64))
@@ -194,11 +207,16 @@ def resolve_groups(
         golden=golden,
         history=_with_evidence(history, moved),
         unresolved=unresolved,
+        model=model,
     )
 
 
 def resolve_identities(
-    records: pl.DataFrame, prior: pl.DataFrame, next_key: int, threshold: float = MATCH_THRESHOLD
+    records: pl.DataFrame,
+    prior: pl.DataFrame,
+    next_key: int,
+    threshold: float = MATCH_THRESHOLD,
+    model: MatchModel | None = None,
 ) -> Resolution:
     """Resolve `records` (`records.RECORD_SCHEMA`) into persons with stable keys.
 
@@ -207,6 +225,7 @@ def resolve_identities(
         prior: the previous run's xref (`source`, `source_record_id`, `customer_key`).
         next_key: the first key to mint (one more than any key ever issued).
         threshold: Splink's match probability for a pair to match.
+        model: the Splink model used last, kept while it fits (`match_model`).
 
     Raises:
         ValueError: `prior` holds a record of `records` more than once, or `next_key` is
@@ -226,6 +245,7 @@ def resolve_identities(
         .agg(records=pl.len().cast(pl.Int64)),
         next_key,
         threshold,
+        model,
     )
     by_event = identified.join(resolution.groups, on=GROUP, nulls_equal=True).select(
         *RECORD, "customer_key", "match_rule", match_probability=pl.lit(1.0)

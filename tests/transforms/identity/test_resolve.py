@@ -189,7 +189,8 @@ TICKETS = pl.DataFrame(
 )
 
 
-def _records() -> pl.DataFrame:
+def synthetic_records() -> pl.DataFrame:
+    """The synthetic population with the hand-made cases among it."""
     return pl.concat(
         [
             _background(np.random.default_rng(SEED)),
@@ -201,7 +202,7 @@ def _records() -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def records() -> pl.DataFrame:
-    return _records()
+    return synthetic_records()
 
 
 @pytest.fixture(scope="module")
