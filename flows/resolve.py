@@ -10,8 +10,8 @@ crash never appends history or metrics twice.
 
 Millions of events cost one pass, not a resolution each: they are summed up per group
 (`transforms.identity.events`) and resolution works on a few tens of thousands of rows.
-The xref is computed only where it changed: every non-event row (few, and Splink's
-retraining moves their probabilities), the events that are new, and those of groups whose
+The xref is computed only where it changed: every non-event row (few, and a newly
+trained Splink model moves their probabilities), the events that are new, and those of groups whose
 key or rule changed; the previous xref's other event rows are carried over as read, and
 the table is written whole. (Replacing only the changed rows through a delete filter
 costs more: pyiceberg's copy-on-write reads and rewrites every data file holding one, and
