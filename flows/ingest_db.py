@@ -67,6 +67,10 @@ INSERT, UPDATE, DELETE = "insert", "update", "delete"
 KEYS_PER_QUERY = 5_000
 # Above this share of the table, new keys are found by reading it whole instead of by key.
 READ_WHOLE_SHARE = 0.25
+# String keys per row when the source joins them into one string (`source_keys`): a few MB,
+# under MariaDB's default 16 MB max_allowed_packet.
+KEYS_PER_STRING = 200_000
+KEY_SEPARATOR = ","  # group_concat's own on MySQL, MariaDB and SQLite
 CAPTURE_COLUMNS = frozenset(c.name for c in raw.CDC_COLUMNS)
 UTC_US = pl.Datetime("us", "UTC")
 
@@ -265,7 +269,7 @@ def _diff(
         if not window.is_empty():
             captured = captured_versions(raw_table, key, table.updated_at, since)
             rows = new_versions(window, captured, key, table.updated_at)
-    source_keys = _read(conn, sa.select(live.c[key]))[key]
+    source_keys = read_source_keys(conn, live.c[key])
     known = live_keys(raw_table, key)
     seen = pl.concat([known, rows[key].cast(pl.String)])
     unseen = source_keys.filter(~source_keys.is_in(seen.implode()))
@@ -493,6 +497,44 @@ def _read_keys(
         for start in range(0, keys.len(), KEYS_PER_QUERY)
     ]
     return pl.concat(chunks, how="diagonal_relaxed")
+
+
+def read_source_keys(conn: sa.Connection, column: sa.Column[Any]) -> pl.Series:
+    """Every key the source table holds (what deletes and late inserts are found by).
+
+    A driver builds Python objects for every row it returns: for a table's keys, a second
+    per million. String keys are joined in the database instead, `KEYS_PER_STRING` to a
+    row, and split here; other keys, and string keys holding the separator (the counts
+    disagree), are read a row each.
+    """
+    if not isinstance(column.type, sa.String):
+        return _read(conn, sa.select(column))[column.name]
+    if conn.dialect.name in ("mysql", "mariadb"):
+        conn.exec_driver_sql("SET SESSION group_concat_max_len = 1073741824")
+    joined: list[str] = []
+    counted, after = 0, None
+    while True:
+        page = sa.select(column.label("k")).order_by(column).limit(KEYS_PER_STRING)
+        keys = (page if after is None else page.where(column > after)).subquery()
+        row = conn.execute(
+            sa.select(_joined(conn, keys.c.k), sa.func.max(keys.c.k), sa.func.count())
+        ).one()
+        if row[2]:
+            joined.append(row[0])
+            counted, after = counted + row[2], row[1]
+        if row[2] < KEYS_PER_STRING:
+            break
+    split = pl.Series(column.name, joined, pl.String).str.split(KEY_SEPARATOR).explode()
+    if split.len() != counted:
+        return _read(conn, sa.select(column))[column.name]
+    return split
+
+
+def _joined(conn: sa.Connection, keys: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """The dialect's string aggregate of `keys`, `KEY_SEPARATOR` between them."""
+    if conn.dialect.name == "postgresql":
+        return sa.func.string_agg(keys, sa.literal(KEY_SEPARATOR))
+    return sa.func.group_concat(keys)
 
 
 def _read(conn: sa.Connection, query: sa.Select[Any]) -> pl.DataFrame:

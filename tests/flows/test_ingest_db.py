@@ -26,6 +26,7 @@ from flows.ingest_db import (
     capture_database,
     ingest_database,
     last_watermark,
+    read_source_keys,
 )
 from simulator.clock import day_start
 from simulator.emitters.database import connect
@@ -395,6 +396,35 @@ def test_deleted_rows_land_as_delete_rows_once(world: Settings, catalog: Catalog
     back = _capture(world, catalog, "run-4")
     returned = _raw(catalog).filter(pl.col("_batch_id") == back.batch_id)
     assert returned.select("customer_id", "_cdc_operation").rows() == [(gone[0], "insert")]
+
+
+def _source_keys(settings: Settings) -> list[str]:
+    engine = connect(crm_url(settings))
+    try:
+        with engine.connect() as conn:
+            return sorted(read_source_keys(conn, crm.CUSTOMERS.c.customer_id).to_list())
+    finally:
+        engine.dispose()
+
+
+def test_source_keys_are_read_whole_in_pages_and_with_the_separator_in_a_key(
+    world: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = sorted(source_rows(world)["customer_id"].to_list())
+    assert len(rows) > 3 * 7
+    monkeypatch.setattr(ingest_db, "KEYS_PER_STRING", 7)
+    assert _source_keys(world) == rows
+    monkeypatch.setattr(ingest_db, "KEYS_PER_STRING", len(rows))  # one full page, one empty
+    assert _source_keys(world) == rows
+
+    # Joined, this key would read as two: the keys are read a row each instead.
+    _execute(
+        world,
+        crm.CUSTOMERS.insert().values(
+            customer_id="C9,99", email="comma@example.com", updated_at=CHANGED_AT
+        ),
+    )
+    assert _source_keys(world) == sorted([*rows, "C9,99"])
 
 
 def test_a_source_columns_change_evolves_raw_and_is_recorded_once(
