@@ -67,7 +67,7 @@ INSERT, UPDATE, DELETE = "insert", "update", "delete"
 KEYS_PER_QUERY = 5_000
 # Above this share of the table, new keys are found by reading it whole instead of by key.
 READ_WHOLE_SHARE = 0.25
-# String keys per row when the source joins them into one string (`source_keys`): a few MB,
+# String keys per row when the source joins them (`read_source_keys`): a few MB,
 # under MariaDB's default 16 MB max_allowed_packet.
 KEYS_PER_STRING = 200_000
 KEY_SEPARATOR = ","  # group_concat's own on MySQL, MariaDB and SQLite
