@@ -9,12 +9,14 @@ A copy is built into a temporary file beside its destination and moved over it w
 `os.replace`: a reader has the old file open or the new one, never a half-built one, and
 the file is never changed once in place (so readers may open it `immutable`).
 
-A day changes few customers' histories and timelines (most profiles move on, their day
-counts with them), so a copy is usually built from the one in place: a byte copy of it in
-which only the documents and identifiers of the customers whose rows differ between the
-snapshots its `meta` records and the current ones are rewritten (`read_previous` reads the
-rows at the recorded snapshots). It holds the rows a full build of the same snapshots
-writes. Without a copy to build on (none, another format or timeline limit, a recorded
+A profile's day counts (`DAY_COUNTS`) are kept beside its document, not in it, and spliced
+in when it is read (`api/store.py`): they move on every day for every customer, and the
+rest of a profile rarely does. A day changes few customers' documents, so a copy is
+usually built from the one in place: a byte copy of it in which only the documents and
+identifiers of the customers whose rows differ between the snapshots its `meta` records and
+the current ones are rewritten (`read_previous` reads the rows at the recorded snapshots),
+and the day counts that moved are updated. It holds the rows a full build of the same
+snapshots writes. Without a copy to build on (none, another format or timeline limit, a recorded
 snapshot expired), or when most histories or timelines changed, the copy is built in full.
 """
 
@@ -66,13 +68,17 @@ TIMELINE = (
 # Clickstream records are devices: customer_360 lists them in device_ids, not source_ids.
 CLICKSTREAM = "clickstream"
 ISO_UTC = "%Y-%m-%dT%H:%M:%S.%fZ"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 BATCH_ROWS = 50_000
 # Past this share of the customers having a changed history or timeline, a full build is
 # cheaper than rewriting them one by one in a copy of the previous file.
 FULL_BUILD_SHARE = 0.5
 # The customer_360 columns its identifiers are made of.
 IDENTITY_COLUMNS = ("customer_key", "email", "phone", *LIST_COLUMNS)
+# The profile columns stored beside its document (they change daily), in document order.
+DAY_COUNTS = ("days_since_last_order", "days_since_last_activity")
+# The columns of a profile's document.
+PROFILE_COLUMNS = tuple(c for c in SERVED["customer_360"].column_names if c not in DAY_COUNTS)
 
 SCHEMA = """
 create table meta (name text primary key, value text not null);
@@ -80,7 +86,9 @@ create table customers (
     customer_key integer primary key,
     profile blob,       -- null: the key is only in dim_customer (a customer who left)
     history blob not null,
-    timeline blob
+    timeline blob,
+    days_since_last_order integer,  -- the profile's day counts (DAY_COUNTS)
+    days_since_last_activity integer
 );
 create table identifiers (
     kind text not null,  -- email, phone, source
@@ -131,6 +139,7 @@ class _Changes:
     histories: list[int]
     timelines: list[int]
     identifiers: list[int]  # every identifier row of these keys is replaced
+    day_counts: list[int]  # profiles whose day counts moved: only those are updated
 
     def customers(self) -> int:
         """How many customers have a document or identifier rewritten."""
@@ -451,10 +460,11 @@ def _changes(tables: Mapping[str, pa.Table], previous: PreviousRows) -> _Changes
     return _Changes(
         added=sorted(keys - keys_before),
         gone=sorted(keys_before - keys),
-        profiles=sorted(changed("customer_360") - moved),
+        profiles=sorted(changed("customer_360", PROFILE_COLUMNS) - moved),
         histories=sorted(histories),
         timelines=sorted(timelines),
         identifiers=sorted(changed("customer_360", IDENTITY_COLUMNS)),
+        day_counts=sorted(changed("customer_360", ("customer_key", *DAY_COUNTS)) - moved),
     )
 
 
@@ -472,7 +482,7 @@ def _write_all(sqlite: sqlite3.Connection, con: duckdb.DuckDBPyConnection, limit
     """Fill a new copy: every customer's documents and identifiers."""
     _insert(
         sqlite,
-        "insert into customers values (?, ?, ?, ?)",
+        "insert into customers values (?, ?, ?, ?, ?, ?)",
         _batches(con.execute(_documents_sql(limit, ALL_KEYS))),
     )
     _insert(
@@ -489,17 +499,19 @@ def _write_changes(
     _delete_keys(sqlite, "customers", changes.gone)
     _insert(
         sqlite,
-        "insert into customers values (?, ?, ?, ?)",
+        "insert into customers values (?, ?, ?, ?, ?, ?)",
         _scoped(con, changes.added, _documents_sql(limit, SCOPE)),
     )
-    for column, keys, query in (
-        ("profile", changes.profiles, _profiles_sql(SCOPE)),
-        ("history", changes.histories, _histories_sql(SCOPE)),
-        ("timeline", changes.timelines, _timelines_sql(SCOPE, limit)),
+    for columns, keys, query in (
+        (("profile",), changes.profiles, _profiles_sql(SCOPE)),
+        (("history",), changes.histories, _histories_sql(SCOPE)),
+        (("timeline",), changes.timelines, _timelines_sql(SCOPE, limit)),
+        (DAY_COUNTS, changes.day_counts, _day_counts_sql(SCOPE)),
     ):
+        assignments = ", ".join(f"{c} = ?{i}" for i, c in enumerate(columns, start=2))
         _insert(
             sqlite,
-            f"update customers set {column} = ?2 where customer_key = ?1",
+            f"update customers set {assignments} where customer_key = ?1",
             _scoped(con, keys, f"select * from ({query}) order by customer_key"),
         )
     _delete_keys(sqlite, "identifiers", changes.identifiers)
@@ -577,17 +589,19 @@ def _in(scope: str) -> str:
 
 def _documents_sql(timeline_limit: int, scope: str) -> str:
     """One row per customer key in `scope`, in key order: its profile, history and
-    timeline as JSON text."""
+    timeline as JSON text, and its profile's day counts."""
     return f"""
         with keys as (select customer_key from {scope}),
         profiles as ({_profiles_sql("keys")}),
         histories as ({_histories_sql("keys")}),
-        timelines as ({_timelines_sql("keys", timeline_limit)})
-        select customer_key, profile, history, timeline
+        timelines as ({_timelines_sql("keys", timeline_limit)}),
+        day_counts as ({_day_counts_sql("keys")})
+        select customer_key, profile, history, timeline, {", ".join(DAY_COUNTS)}
         from keys
         left join profiles using (customer_key)
         left join histories using (customer_key)
         left join timelines using (customer_key)
+        left join day_counts using (customer_key)
         order by customer_key
     """
 
@@ -597,9 +611,21 @@ def _profiles_sql(scope: str) -> str:
     return f"""
         select customer_key, encode(profiles.body::varchar) as profile
         from {scope} left join (
-            select customer_key, to_json({_struct(SERVED["customer_360"])}) as body
+            select customer_key,
+                   to_json({_struct(SERVED["customer_360"], without=DAY_COUNTS)}) as body
             from customer_360 where {_in(scope)}
         ) profiles using (customer_key)
+    """
+
+
+def _day_counts_sql(scope: str) -> str:
+    """(customer_key, *DAY_COUNTS) for each key in `scope` (nulls for a key not in
+    customer_360)."""
+    return f"""
+        select customer_key, {", ".join(DAY_COUNTS)}
+        from {scope} left join (
+            select customer_key, {", ".join(DAY_COUNTS)} from customer_360 where {_in(scope)}
+        ) using (customer_key)
     """
 
 

@@ -19,9 +19,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from api.serving_copy import FORMAT_VERSION
+from api.serving_copy import DAY_COUNTS, FORMAT_VERSION
 
 DOCUMENTS = ("profile", "history", "timeline")
+# A profile as stored: its document and, beside it, its day counts.
+PROFILE = ", ".join(("profile", *DAY_COUNTS))
 
 
 class ServingCopyMissingError(RuntimeError):
@@ -40,24 +42,29 @@ class ServingCopy:
     snapshots: dict[str, dict[str, Any]]
 
     def document(self, kind: str, customer_key: int) -> bytes | None:
-        """The stored JSON document (`profile`, `history` or `timeline`) of a customer."""
+        """The JSON document (`profile`, `history` or `timeline`) of a customer."""
         if kind not in DOCUMENTS:
             raise ValueError(f"unknown document {kind!r}")
+        profile = kind == "profile"
         row = self.connection.execute(
-            f"select {kind} from customers where customer_key = ?", (customer_key,)
+            f"select {PROFILE if profile else kind} from customers where customer_key = ?",
+            (customer_key,),
         ).fetchone()
-        return None if row is None else row[0]
+        if row is None:
+            return None
+        return with_day_counts(*row) if profile else row[0]
 
     def profiles_by(self, kind: str, value: str) -> list[bytes]:
         """The profiles of every customer an identifier (`email`, `phone` or `source`,
         already normalised) belongs to, by customer key."""
+        columns = ", ".join(f"c.{c}" for c in PROFILE.split(", "))
         rows = self.connection.execute(
-            "select c.profile from identifiers i join customers c using (customer_key)"
+            f"select {columns} from identifiers i join customers c using (customer_key)"
             " where i.kind = ? and i.value = ? and c.profile is not null"
             " order by i.customer_key",
             (kind, value),
         ).fetchall()
-        return [profile for (profile,) in rows]
+        return [document for row in rows if (document := with_day_counts(*row)) is not None]
 
 
 class ServingStore:
@@ -116,6 +123,18 @@ def _open(path: Path, identity: tuple[int, int, int]) -> ServingCopy:
         customers=int(meta["customers"]),
         snapshots=meta["snapshots"],
     )
+
+
+def with_day_counts(profile: bytes | None, *day_counts: int | None) -> bytes | None:
+    """A stored profile document with its day counts (`DAY_COUNTS`) added as its last
+    members (None: the customer has no profile)."""
+    if profile is None:
+        return None
+    members = b"".join(
+        b',"%s":%s' % (name.encode(), b"null" if count is None else str(count).encode())
+        for name, count in zip(DAY_COUNTS, day_counts, strict=True)
+    )
+    return profile[:-1] + members + b"}"
 
 
 def join_json(documents: Sequence[bytes]) -> bytes:
