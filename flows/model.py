@@ -134,18 +134,14 @@ def node_results(result: dbtRunnerResult) -> list[NodeResult]:
 def _environment(variables: dict[str, str]) -> Iterator[None]:
     # dbt resolves env_var() in profiles.yml, and its lakehouse plugin loads settings, from
     # the process environment: it gets the settings in force for the command, and the
-    # process gets its own environment back afterwards, variable by variable (a step
-    # running beside dbt, such as quality, never sees an empty environment).
+    # process gets its own environment back afterwards.
     saved = dict(os.environ)
     os.environ.update(variables)
     try:
         yield
     finally:
-        for name in set(os.environ) - set(saved):
-            del os.environ[name]
-        for name, value in saved.items():
-            if os.environ.get(name) != value:
-                os.environ[name] = value
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def _release_duckdb() -> None:

@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-from concurrent.futures import wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import partial
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
@@ -15,7 +13,6 @@ from c360.settings import Settings
 from catalog.factory import open_catalog
 from catalog.registry import ensure_all
 from catalog.run_log import RunRecord, TableSnapshot, record_run
-from catalog.tables import ops
 from catalog.writer import WriteResult
 from flows import manifest
 from flows.heartbeats import parent_heartbeat_only
@@ -130,21 +127,12 @@ def pipeline(settings: Settings, run_id: str, advance_days: int = 0) -> Pipeline
         with steps.step("resolve"):
             identity = resolve_task(settings, run_id)
         writes += identity.writes
-        # Quality reads the staging tables and writes only its results: it runs beside the
-        # model step (dbt spends most of its time in Python, one core) rather than before it.
-        measuring = steps.beside(
-            "quality",
-            partial(quality_task, settings, run_id),
-            tables=(ops.DQ_RESULTS.identifier_name,),
-        )
+        with steps.step("quality"):
+            quality = quality_task(settings, run_id)
         paused = [o.table for o in staged if o.status == "paused"]
         paused += [t for t in blocked if t not in paused]
         with steps.step("model"):
-            try:
-                dbt_nodes = model_flow(settings, paused)
-            finally:  # quality is marked before a failure here is recorded
-                wait([measuring])
-        quality = measuring.result()
+            dbt_nodes = model_flow(settings, paused)
         # A dev build's marts are in DuckDB and become the curated tables; prod's stay in
         # Snowflake, where its readers are.
         with steps.step("publish"):

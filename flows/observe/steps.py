@@ -1,19 +1,15 @@
 """What each step of a run did. Its time and outcome come from the pipeline marking it
-(`RunSteps.step`, or `RunSteps.beside` for a step running beside the next ones); what it
-committed comes from the Iceberg snapshots it made, which all carry the run id in their
-summary, so no step has to count for itself.
+(`RunSteps.step`); what it committed comes from the Iceberg snapshots it made, which all
+carry the run id in their summary, so no step has to count for itself.
 """
 
 from __future__ import annotations
 
-import contextvars
 import logging
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
 
 import polars as pl
 from polars._typing import SchemaDict
@@ -27,7 +23,6 @@ from catalog.tables import ops, staging
 from catalog.writer import RUN_ID
 
 LOG = logging.getLogger(__name__)
-T = TypeVar("T")
 COMPLETED, FAILED = "completed", "failed"
 UTC_US = pl.Datetime("us", "UTC")
 COMMITS_SCHEMA: SchemaDict = {
@@ -47,9 +42,6 @@ class StepMark:
     started_at: datetime
     finished_at: datetime
     error: str | None = None
-    # The tables only this step commits to: their commits in its time are its alone, even
-    # where another step ran at the same time. Empty: every commit in its time not claimed.
-    tables: tuple[str, ...] = ()
 
     @property
     def status(self) -> str:
@@ -65,42 +57,21 @@ class RunSteps:
     marks: list[StepMark] = field(default_factory=list)
 
     @contextmanager
-    def step(self, name: str, tables: tuple[str, ...] = ()) -> Iterator[None]:
-        """Mark the step `name` around the block: its time, and its error if it raises
-        (`tables`: see `StepMark.tables`)."""
+    def step(self, name: str) -> Iterator[None]:
+        """Mark the step `name` around the block: its time, and its error if it raises."""
         started = datetime.now(UTC)
         try:
             yield
         except Exception as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             error = f"{type(exc).__name__}: {reason}".rstrip(": ")
-            self.marks.append(StepMark(name, started, datetime.now(UTC), error, tables))
+            self.marks.append(StepMark(name, started, datetime.now(UTC), error))
             try:
                 self.on_failure(list(self.marks))
             except Exception:  # the step's own error is the one to see
                 LOG.exception("recording the failure of step %s failed", name)
             raise
-        self.marks.append(StepMark(name, started, datetime.now(UTC), tables=tables))
-
-    def beside(self, name: str, work: Callable[[], T], tables: tuple[str, ...]) -> Future[T]:
-        """Start step `name`, `work`, in a thread of its own, marked as `step` marks one,
-        while the caller goes on with the next steps; the future holds its result or error.
-
-        The thread runs in a copy of the caller's context, so a Prefect task called by
-        `work` is a task of the caller's flow run. `tables` (those only this step commits
-        to) keeps its commits apart from those of the steps running meanwhile.
-        """
-        context = contextvars.copy_context()
-
-        def marked() -> T:
-            with self.step(name, tables):
-                return work()
-
-        executor = ThreadPoolExecutor(1, thread_name_prefix=f"step-{name}")
-        try:
-            return executor.submit(context.run, marked)
-        finally:
-            executor.shutdown(wait=False)
+        self.marks.append(StepMark(name, started, datetime.now(UTC)))
 
 
 def existing_tables(catalog: Catalog) -> Iterator[tuple[str, Table]]:
@@ -146,8 +117,7 @@ def staging_totals(catalog: Catalog) -> tuple[int, int]:
 
 
 def step_rows(catalog: Catalog, run_id: str, marks: list[StepMark]) -> pl.DataFrame:
-    """One `ops.run_steps` row per mark, in the order the steps started, with the commits
-    made within its time (`StepMark.tables`: which of them are its, where steps overlap).
+    """One `ops.run_steps` row per mark, with the commits made within its time.
 
     `rows_in` and `bytes_scanned` are counted where the step's input is known: a capture
     (`ingest`) reads what it lands; `stage` reads the raw batches it books in
@@ -155,15 +125,9 @@ def step_rows(catalog: Catalog, run_id: str, marks: list[StepMark]) -> pl.DataFr
     every staging table whole (dbt's sources are the tables in place). Elsewhere null.
     """
     commits = run_commits(catalog, run_id)
-    claimed = [table for mark in marks for table in mark.tables]
     rows = []
-    for mark in sorted(marks, key=lambda m: m.started_at):
-        made = commits.filter(
-            pl.col("committed_at").is_between(mark.started_at, mark.finished_at),
-            pl.col("table_name").is_in(list(mark.tables))
-            if mark.tables
-            else ~pl.col("table_name").is_in(claimed),
-        )
+    for mark in marks:
+        made = commits.filter(pl.col("committed_at").is_between(mark.started_at, mark.finished_at))
         rows.append(
             {
                 "run_id": run_id,
