@@ -23,7 +23,7 @@ from api.serving_copy import DAY_COUNTS, FORMAT_VERSION
 
 DOCUMENTS = ("profile", "history", "timeline")
 # A profile as stored: its document and, beside it, its day counts.
-PROFILE = ", ".join(("profile", *DAY_COUNTS))
+PROFILE = ("profile", *DAY_COUNTS)
 
 
 class ServingCopyMissingError(RuntimeError):
@@ -47,7 +47,8 @@ class ServingCopy:
             raise ValueError(f"unknown document {kind!r}")
         profile = kind == "profile"
         row = self.connection.execute(
-            f"select {PROFILE if profile else kind} from customers where customer_key = ?",
+            f"select {', '.join(PROFILE) if profile else kind} from customers"
+            " where customer_key = ?",
             (customer_key,),
         ).fetchone()
         if row is None:
@@ -57,7 +58,7 @@ class ServingCopy:
     def profiles_by(self, kind: str, value: str) -> list[bytes]:
         """The profiles of every customer an identifier (`email`, `phone` or `source`,
         already normalised) belongs to, by customer key."""
-        columns = ", ".join(f"c.{c}" for c in PROFILE.split(", "))
+        columns = ", ".join(f"c.{c}" for c in PROFILE)
         rows = self.connection.execute(
             f"select {columns} from identifiers i join customers c using (customer_key)"
             " where i.kind = ? and i.value = ? and c.profile is not null"
