@@ -14,14 +14,13 @@ iceberg plugin does; `bench/workloads/dbt_sources.py` times the two.
 
 from __future__ import annotations
 
-import importlib
-from pathlib import Path
 from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 
-from c360.settings import S3Settings, load_settings
+from c360.settings import load_settings
+from catalog.duckdb_scan import is_remote, load_extensions, s3_secret_sql
 from catalog.factory import open_catalog
 from catalog.tables import staging
 
@@ -45,7 +44,7 @@ class Plugin(BasePlugin):
         self._s3 = settings.resolved_catalog().s3
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
-        remote = any(not location.startswith("file:") for location in self._metadata.values())
+        remote = any(is_remote(location) for location in self._metadata.values())
         load_extensions(conn, ("avro", "iceberg", *(("httpfs",) if remote else ())))
         if remote:
             conn.execute(s3_secret_sql(self._s3))
@@ -57,25 +56,3 @@ class Plugin(BasePlugin):
                 f"create {self._kind} {SOURCE_SCHEMA}.{name} as "
                 f"select * from iceberg_scan('{location}')"
             )
-
-
-def load_extensions(conn: DuckDBPyConnection, names: tuple[str, ...]) -> None:
-    """Load DuckDB extensions from their PyPI packages (`duckdb-extension-<name>`), which
-    work offline where DuckDB's own extension download cannot."""
-    for name in names:
-        package = importlib.import_module(f"duckdb_extension_{name}")
-        binary = next(Path(package.__path__[0]).glob(f"extensions/*/{name}.duckdb_extension"))
-        conn.execute(f"load '{binary}'")
-
-
-def s3_secret_sql(s3: S3Settings) -> str:
-    """A DuckDB secret giving `iceberg_scan` the warehouse's S3 endpoint and credentials."""
-    options = {"type": "s3", "region": f"'{s3.region or 'us-east-1'}'"}
-    if s3.access_key_id and s3.secret_access_key:
-        options |= {"key_id": f"'{s3.access_key_id}'", "secret": f"'{s3.secret_access_key}'"}
-    if s3.endpoint:
-        scheme, _, host = s3.endpoint.partition("://")
-        options |= {"endpoint": f"'{host}'", "use_ssl": str(scheme == "https").lower()}
-        options["url_style"] = "'path'"
-    body = ", ".join(f"{key} {value}" for key, value in options.items())
-    return f"create or replace temporary secret c360_warehouse ({body})"

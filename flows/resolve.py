@@ -8,14 +8,13 @@ records which staging snapshots it resolved, so a run with nothing new staged re
 nothing; every write carries a batch id derived from what was read, so a re-run after a
 crash never appends history or metrics twice.
 
-Millions of events cost one pass, not a resolution each: they are summed up per group
-(`transforms.identity.events`) and resolution works on a few tens of thousands of rows.
-The xref is computed only where it changed: every non-event row (few, and a newly
-trained Splink model moves their probabilities), the events that are new, and those of
-groups whose key or rule changed; the previous xref's other event rows are carried over as
-read, and the table is written whole. (Replacing only the changed rows through a delete filter
-costs more: pyiceberg's copy-on-write reads and rewrites every data file holding one, and
-a day's merges reach into all of them: 11 s against 2 s for a `medium` world's 19M rows.)
+Millions of events cost one pass, not a resolution each: DuckDB reads the staged events,
+the previous xref and the truth from their files (`catalog.duckdb_scan`) and sums the events
+up per group (`transforms.identity.events`), so resolution works on a few tens of thousands
+of rows, and lists them again with their groups' keys for the xref, which is written whole.
+(Replacing only the changed rows through a delete filter costs more: pyiceberg's
+copy-on-write reads and rewrites every data file holding one, and a day's merges reach into
+all of them: 11 s against 2 s for a `medium` world's 19M rows.)
 Splink scores pairs with the model kept in `ops.identity_models` until the profiles have
 changed enough to train another (`transforms/identity/probabilistic.py`), which is kept
 there in turn: the tables hold exactly what a resolution from scratch with the same model
@@ -30,21 +29,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from pyiceberg.catalog import Catalog
 
 from c360.settings import Settings
+from catalog.duckdb_scan import connect_lakehouse, create_snapshot_view
 from catalog.factory import open_catalog
 from catalog.reader import read_rows, read_snapshot
 from catalog.registry import ensure_table
 from catalog.tables import ops, staging
 from catalog.tables.definition import TableDef
 from catalog.writer import WriteResult, content_batch_id, write
-from simulator.truth import read_records
+from simulator.truth import record_files
 from transforms.identity.events import EventIndex
 from transforms.identity.metrics import resolution_metrics
 from transforms.identity.probabilistic import MatchModel
@@ -60,9 +60,7 @@ NEXT_KEY = "c360.next-key"
 STAGING_DEFS: dict[str, TableDef] = {t.name: t for t in staging.TABLES}
 EVENTS = STAGING_TABLES[EVENT_SOURCE]
 RECORD = ["source", "source_record_id"]
-# Past this many event rows to replace, every event row is listed afresh from the staged
-# events rather than carried over from the previous xref.
-MAX_REPLACED_EVENTS = 200_000
+EVENT_COLUMNS = ("event_id", "device_id", "customer_id", "event_at")
 
 
 @dataclass(frozen=True)
@@ -104,69 +102,16 @@ def _describe(ids: dict[str, int | None]) -> str:
     return ",".join(f"{name}={'none' if i is None else i}" for name, i in ids.items())
 
 
-def next_xref(
-    resolution: GroupResolution, units: pl.DataFrame, index: EventIndex, prior: pa.Table
-) -> pl.DataFrame:
-    """This resolution's xref from the previous one (`prior`, every column): every row of
-    the other sources, the events that are new or whose key or rule changed, and the other
-    events' rows as `prior` holds them.
-
-    Args:
-        resolution: this run's resolution.
-        units: `EventIndex.units`, which `resolution` resolved.
-        index: the staged events.
-        prior: the previous xref.
-    """
-    keyed = units.join(resolution.groups, on=GROUP, nulls_equal=True).with_columns(
-        replaces=pl.col("old_key").is_not_null()
-    )
-    changed = keyed.filter(
-        ~pl.col("replaces")
-        | (pl.col("customer_key") != pl.col("old_key"))
-        | (pl.col("match_rule") != pl.col("old_rule"))
-    )
-    gone = index.gone()
-    replacing = changed.filter("replaces")["events"].sum() + len(gone)
-    whole = prior.num_rows == 0 or replacing > MAX_REPLACED_EVENTS
-    listed = index.listed(
-        (keyed if whole else changed).select(
-            *GROUP, "old_key", "old_rule", "customer_key", "match_rule", "replaces"
-        )
-    )
-    events = listed.select(
-        pl.lit(EVENT_SOURCE).alias("source"),
-        "source_record_id",
-        "customer_key",
-        "match_rule",
-        pl.lit(1.0).alias("match_probability"),
-    )
-    rows = pl.concat([resolution.xref, events.cast(XREF_SCHEMA)])  # type: ignore[arg-type]
-    if whole:
-        return rows
-    dropped = pl.concat(
-        [listed.filter("replaces")["source_record_id"], pl.Series(gone, dtype=pl.String)]
-    )
-    kept = (
-        _frame(prior)
-        .filter(
-            (pl.col("source") == EVENT_SOURCE)
-            & ~pl.col("source_record_id").is_in(dropped.implode())
-        )
-        .select(list(XREF_SCHEMA))
-        .cast(XREF_SCHEMA)  # type: ignore[arg-type]
-    )
-    return pl.concat([rows, kept])
-
-
 def measure(
     resolution: GroupResolution,
     index: EventIndex,
     units: pl.DataFrame,
     unidentified: pl.DataFrame,
-    truth: pl.DataFrame,
+    records: pl.DataFrame,
 ) -> pl.DataFrame:
-    """`resolution_metrics` of the resolution, events counted per group and person."""
-    records = truth.filter(pl.col("source") != EVENT_SOURCE)
+    """`resolution_metrics` of the resolution, events counted per group and person;
+    `records`: the truth's `source`, `source_record_id`, `person_id` of every record but
+    events."""
     events = index.persons().join(resolution.groups, on=GROUP, nulls_equal=True)
     scored = pl.concat(
         [
@@ -207,15 +152,6 @@ def measure(
     return resolution_metrics(scored, alone, left_out)
 
 
-def _events(catalog: Catalog, snapshot_id: int | None) -> pa.Table:
-    return read_snapshot(
-        catalog,
-        staging.CLICKSTREAM_EVENTS,
-        snapshot_id,
-        ("event_id", "device_id", "customer_id", "event_at"),
-    )
-
-
 def resolve_lakehouse(catalog: Catalog, truth_dir: Path | None, *, run_id: str) -> ResolveOutcome:
     """Resolve the current staging state, unless it was resolved already.
 
@@ -241,39 +177,51 @@ def resolve_lakehouse(catalog: Catalog, truth_dir: Path | None, *, run_id: str) 
             if name != EVENTS
         }
     )
-    prior = read_snapshot(catalog, staging.CUSTOMER_XREF, last.snapshot_id if last else None)
-    keys = prior["customer_key"]
-    # Above every key ever committed, retired ones too.
-    first_new = max(
-        int(summary.get(NEXT_KEY) or 1) if summary else 1, (pc.max(keys).as_py() or 0) + 1
-    )
-    truth = read_records(truth_dir) if truth_dir is not None and truth_dir.exists() else None
+    truth_files = record_files(truth_dir) if truth_dir is not None else []
     kept = kept_model(catalog)
-    is_event = pc.equal(prior["source"], EVENT_SOURCE)
-    with EventIndex(
-        _events(catalog, snapshots[EVENTS]),
-        prior.filter(is_event).select(["source_record_id", "customer_key", "match_rule"]),
-        None
-        if truth is None
-        else truth.filter(pl.col("source") == EVENT_SOURCE).drop("source").to_arrow(),
-    ) as index:
-        units = index.units()
-        resolution = resolve_groups(
-            records,
-            units,
-            _frame(prior.filter(pc.invert(is_event))),
-            _frame(pa.table({"old_key": keys}))
-            .group_by("old_key")
-            .agg(records=pl.len().cast(pl.Int64)),
-            first_new,
-            model=kept,
+    with connect_lakehouse(catalog) as db:
+        create_snapshot_view(
+            db,
+            "staged_events",
+            ensure_table(catalog, staging.CLICKSTREAM_EVENTS),
+            snapshots[EVENTS],
+            EVENT_COLUMNS,
         )
+        create_snapshot_view(
+            db,
+            "prior_xref",
+            ensure_table(catalog, staging.CUSTOMER_XREF),
+            last.snapshot_id if last else None,
+            list(XREF_SCHEMA),
+        )
+        if truth_files:
+            db.execute(
+                "create view truth as select source, source_record_id, person_id "
+                f"from read_parquet({[str(f) for f in truth_files]})"
+            )
+        prior = _query(db, f"select * from prior_xref where source <> '{EVENT_SOURCE}'")
+        previous = _query(
+            db, "select customer_key as old_key, count(*) as records from prior_xref group by all"
+        ).cast({"old_key": pl.Int64, "records": pl.Int64})
+        # Above every key ever committed, retired ones too.
+        largest_prior = previous.select(pl.col("old_key").max().fill_null(0)).item()
+        first_new = max(int(summary.get(NEXT_KEY) or 1) if summary else 1, largest_prior + 1)
+        index = EventIndex(db, "staged_events", "prior_xref", "truth" if truth_files else None)
+        units = index.units()
+        resolution = resolve_groups(records, units, prior, previous, first_new, model=kept)
         unidentified = index.unidentified()
-        xref = next_xref(resolution, units, index, prior)
+        events = _frame(index.keyed(resolution.groups)).cast(XREF_SCHEMA)  # type: ignore[arg-type]
+        xref = pl.concat([resolution.xref, events])
         metrics = (
-            pl.DataFrame()
-            if truth is None
-            else measure(resolution, index, units, unidentified, truth)
+            measure(
+                resolution,
+                index,
+                units,
+                unidentified,
+                _query(db, f"select * from truth where source <> '{EVENT_SOURCE}'"),
+            )
+            if truth_files
+            else pl.DataFrame()
         )
     batch = content_batch_id("resolve", read, str(last and last.snapshot_id))
     now = datetime.now(UTC)
@@ -362,6 +310,10 @@ def resolve_lakehouse(catalog: Catalog, truth_dir: Path | None, *, run_id: str) 
         model=resolution.model,
         trained=trained,
     )
+
+
+def _query(db: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
+    return _frame(db.sql(sql).to_arrow_table())
 
 
 def _frame(table: pa.Table) -> pl.DataFrame:

@@ -53,8 +53,12 @@ def write_day(
         write_atomically(frame.sort(order), folder / f"day={day:04d}.parquet")
 
 
+def _files(truth_dir: Path, kind: str) -> list[Path]:
+    return sorted((truth_dir / kind).glob("day=*.parquet"))
+
+
 def _read(truth_dir: Path, kind: str, schema: SchemaDict) -> pl.DataFrame:
-    files = sorted((truth_dir / kind).glob("day=*.parquet"))
+    files = _files(truth_dir, kind)
     if not files:
         return pl.DataFrame(schema=schema)
     return pl.concat([pl.read_parquet(f) for f in files])
@@ -68,6 +72,12 @@ def read_manifest(truth_dir: Path) -> pl.DataFrame:
 def read_records(truth_dir: Path) -> pl.DataFrame:
     """Every emitted record's person: source, source_record_id, person_id."""
     return _read(truth_dir, RECORDS, TRUTH_SCHEMA)
+
+
+def record_files(truth_dir: Path) -> list[Path]:
+    """The files `read_records` reads (none where there is no truth), for a reader of its
+    own: source, source_record_id, person_id."""
+    return _files(truth_dir, RECORDS)
 
 
 def read_life_events(truth_dir: Path) -> pl.DataFrame:

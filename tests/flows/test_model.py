@@ -20,7 +20,8 @@ from prefect.testing.utilities import prefect_test_harness
 from pyiceberg.catalog import Catalog
 
 from c360.settings import Settings, load_settings
-from catalog.dbt_source import SOURCE_SCHEMA, load_extensions
+from catalog.dbt_source import SOURCE_SCHEMA
+from catalog.duckdb_scan import load_extensions
 from catalog.factory import open_catalog
 from catalog.reader import read_rows
 from catalog.tables import curated, staging

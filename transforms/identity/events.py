@@ -73,47 +73,48 @@ def event_activity(units: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
 
 
 class EventIndex:
-    """The staged events in an in-memory DuckDB, each with the key and rule the previous
-    run gave it and the person the truth says it is: summed up for resolution
-    (`units`, `persons`) and listed for writing (`listed`).
+    """The staged events in DuckDB, each with the key and rule the previous run gave it and
+    the person the truth says it is: summed up for resolution (`units`, `persons`) and
+    listed with their groups' new keys for writing (`keyed`).
 
     Millions of events are joined and summed here once, by DuckDB (several times faster
-    than Polars at joining and grouping on text ids); resolution then sees tens of
-    thousands of rows.
+    than Polars at joining and grouping on text ids, and reading the tables' files itself:
+    `catalog.duckdb_scan`); resolution then sees tens of thousands of rows.
     """
 
-    def __init__(self, events: pa.Table, prior: pa.Table, truth: pa.Table | None) -> None:
+    def __init__(
+        self, db: duckdb.DuckDBPyConnection, events: str, prior: str, truth: str | None
+    ) -> None:
         """
         Args:
-            events: `event_id`, `device_id`, `customer_id`, `event_at`: the staged events.
-            prior: `source_record_id`, `customer_key`, `match_rule`: the previous xref's
-                rows of events.
-            truth: `source_record_id`, `person_id` of events, one row per event (None: no
-                truth known).
+            db: the connection holding the three relations (it builds `ev` there).
+            events: the staged events (`event_id`, `device_id`, `customer_id`, `event_at`).
+            prior: the previous xref (`source`, `source_record_id`, `customer_key`,
+                `match_rule`), every source; only its events are read.
+            truth: `source`, `source_record_id`, `person_id` of every record the truth
+                knows (None: no truth known); only its events are read.
         """
-        self._db = duckdb.connect()
-        self._db.execute("set TimeZone = 'UTC'")
-        self._db.register("staged", events)
-        self._db.register("prior", prior)
-        self._db.register("truth", truth if truth is not None else _NO_TRUTH)
+        self._db = db
+        known = (
+            f"(select source_record_id, person_id from {truth} where source = '{EVENT_SOURCE}')"
+            if truth is not None
+            else "(select null::varchar as source_record_id, null::varchar as person_id "
+            "where false)"
+        )
         # One pass joins each event to its prior row and its person; the rest reads `ev`.
         self._db.execute(
-            """
-            create table ev as
+            f"""
+            create or replace temporary table ev as
             select e.event_id, e.device_id, e.customer_id as crm_ref, e.event_at,
                    p.customer_key as old_key, p.match_rule as old_rule, t.person_id
-            from staged e
-            left join prior p on p.source_record_id = e.event_id
-            left join truth t on t.source_record_id = e.event_id
+            from {events} e
+            left join (
+                select source_record_id, customer_key, match_rule
+                from {prior} where source = '{EVENT_SOURCE}'
+            ) p on p.source_record_id = e.event_id
+            left join {known} t on t.source_record_id = e.event_id
             """
         )
-        self._prior_rows = prior.num_rows
-
-    def __enter__(self) -> EventIndex:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._db.close()
 
     def _frame(self, sql: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
         frame = pl.from_arrow(self._db.sql(sql).to_arrow_table())
@@ -158,36 +159,21 @@ class EventIndex:
             {"source_record_id": pl.String(), "person_id": pl.String()},
         )
 
-    def gone(self) -> list[str]:
-        """The ids of the previous xref's events that are staged no more."""
-        (matched,) = self._db.sql("select count(old_key) from ev").fetchone() or (0,)
-        if matched == self._prior_rows:
-            return []
+    def keyed(self, groups: pl.DataFrame) -> pa.Table:
+        """Every event with an identity as an xref row (`source`, `source_record_id`,
+        `customer_key`, `match_rule`, `match_probability` 1.0) with its group's key and
+        rule in `groups` (`GROUP`, `customer_key`, `match_rule`)."""
+        self._db.register("keyed_groups", groups.select(*GROUP, "customer_key", "match_rule"))
+        match = " and ".join(f"ev.{c} is not distinct from g.{c}" for c in GROUP)
         rows = self._db.sql(
-            "select source_record_id from prior "
-            "anti join ev on ev.event_id = prior.source_record_id"
-        ).fetchall()
-        return [row[0] for row in rows]
-
-    def listed(self, units: pl.DataFrame) -> pl.DataFrame:
-        """Every event of `units` (`GROUP`, `old_key`, `old_rule`, and any columns to copy
-        onto its events): `source_record_id` and the copied columns."""
-        keys = [*GROUP, "old_key", "old_rule"]
-        copied = [c for c in units.columns if c not in keys]
-        self._db.register("chosen", units.to_arrow())
-        match = " and ".join(f"ev.{c} is not distinct from u.{c}" for c in keys)
-        frame = pl.from_arrow(
-            self._db.sql(
-                f"select ev.event_id as source_record_id, {', '.join(f'u.{c}' for c in copied)} "
-                f"from ev join chosen u on {match}"
-            ).to_arrow_table()
-        )
-        self._db.unregister("chosen")
-        assert isinstance(frame, pl.DataFrame)
-        return frame
+            f"""
+            select '{EVENT_SOURCE}' as source, ev.event_id as source_record_id,
+                   g.customer_key, g.match_rule, 1.0::double as match_probability
+            from ev join keyed_groups g on {match}
+            """
+        ).to_arrow_table()
+        self._db.unregister("keyed_groups")
+        return rows
 
 
 _IDENTIFIED = "(device_id is not null or crm_ref is not null)"
-_NO_TRUTH = pa.table(
-    {"source_record_id": pa.array([], pa.string()), "person_id": pa.array([], pa.string())}
-)

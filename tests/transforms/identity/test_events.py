@@ -1,10 +1,13 @@
 """Events summed up per group and prior key: the DuckDB index the flow uses and its Polars
-twin agree, and the index lists, counts and finds the events resolution and writes need."""
+twin agree, and the index lists and counts the events resolution and writes need."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+import duckdb
 import polars as pl
 import pyarrow as pa
 
@@ -54,21 +57,37 @@ def _events() -> pa.Table:
 
 
 def _prior() -> pa.Table:
+    """The previous xref: the events', and an order's, which the index leaves out."""
     return pa.table(
         {
-            "source_record_id": [p[0] for p in PRIOR],
-            "customer_key": pa.array([p[1] for p in PRIOR], pa.int64()),
-            "match_rule": [p[2] for p in PRIOR],
+            "source": [EVENT_SOURCE] * len(PRIOR) + ["orders"],
+            "source_record_id": [p[0] for p in PRIOR] + ["e01"],
+            "customer_key": pa.array([p[1] for p in PRIOR] + [1], pa.int64()),
+            "match_rule": [p[2] for p in PRIOR] + ["exact_email"],
         }
     )
 
 
 def _truth() -> pa.Table:
-    return pa.table({"source_record_id": list(PERSON), "person_id": list(PERSON.values())})
+    """The events' persons, and an order's, which the index leaves out."""
+    return pa.table(
+        {
+            "source": [EVENT_SOURCE] * len(PERSON) + ["orders"],
+            "source_record_id": [*PERSON, "e08"],
+            "person_id": [*PERSON.values(), "P9"],
+        }
+    )
 
 
-def _index() -> EventIndex:
-    return EventIndex(_events(), _prior(), _truth())
+@contextmanager
+def _index(prior: pa.Table | None = None, truth: pa.Table | None = None) -> Iterator[EventIndex]:
+    """The index of `EVENTS` over `prior` and `truth` (default: `_prior()`, `_truth()`)."""
+    with duckdb.connect() as db:
+        db.execute("set TimeZone = 'UTC'")
+        db.register("staged", _events())
+        db.register("prior", _prior() if prior is None else prior)
+        db.register("truth", _truth() if truth is None else truth)
+        yield EventIndex(db, "staged", "prior", "truth")
 
 
 def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
@@ -88,11 +107,12 @@ def test_the_index_sums_events_up_as_event_units_does() -> None:
     )
     prior = pl.from_arrow(_prior())
     assert isinstance(prior, pl.DataFrame)
+    prior = prior.filter(pl.col("source") == EVENT_SOURCE)
 
     with _index() as index:
         units = index.units()
 
-    expected = event_units(records, prior.with_columns(source=pl.lit(EVENT_SOURCE)))
+    expected = event_units(records, prior)
     assert _sorted(units.select(EVENT_UNIT_SCHEMA.names())).equals(_sorted(expected))
     d1 = units.filter(pl.col("device_id") == "d1", pl.col("crm_ref").is_null())
     assert _sorted(d1.select("old_key", "events", "first_id", "old_rule")).rows() == [
@@ -122,29 +142,40 @@ def test_events_with_neither_device_nor_customer_are_listed_apart() -> None:
     assert _sorted(unidentified).rows() == [("e08", "P4"), ("e09", None)]
 
 
-def test_listed_gives_the_events_of_the_chosen_units_with_the_columns_given() -> None:
-    chosen = pl.DataFrame(
+def test_keyed_lists_every_event_with_an_identity_with_its_groups_key_and_rule() -> None:
+    groups = pl.DataFrame(
         {
-            "device_id": ["d1", "d1", None],
-            "crm_ref": [None, None, "C2"],
-            "old_key": [7, None, None],
-            "old_rule": ["anonymous_device", None, None],
-            "customer_key": [3, 3, 2],
+            "device_id": ["d1", "d1", "d2", None, "d3"],
+            "crm_ref": [None, "C1", None, "C2", "C3"],
+            "customer_key": [3, 3, 8, 2, 4],
+            "match_rule": ["device_login", "crm_id", "anonymous_device", "crm_id", "crm_id"],
         },
-        schema_overrides={"old_key": pl.Int64, "customer_key": pl.Int64},
+        schema_overrides={"customer_key": pl.Int64},
     )
 
     with _index() as index:
-        listed = index.listed(chosen)
+        keyed = pl.from_arrow(index.keyed(groups))
 
-    assert _sorted(listed).rows() == [("e01", 3), ("e02", 3), ("e04", 3), ("e07", 2)]
+    assert isinstance(keyed, pl.DataFrame)
+    assert keyed["source"].unique().to_list() == [EVENT_SOURCE]
+    assert keyed["match_probability"].unique().to_list() == [1.0]
+    assert _sorted(keyed.select("source_record_id", "customer_key", "match_rule")).rows() == [
+        ("e01", 3, "device_login"),
+        ("e02", 3, "device_login"),
+        ("e03", 3, "crm_id"),
+        ("e04", 3, "device_login"),
+        ("e05", 8, "anonymous_device"),
+        ("e06", 2, "crm_id"),
+        ("e07", 2, "crm_id"),
+        ("e10", 4, "crm_id"),
+    ]
 
 
-def test_gone_names_the_prior_events_staged_no_more() -> None:
-    with _index() as index:
-        assert index.gone() == ["e99"]
-    kept = _prior().filter(pa.compute.not_equal(_prior()["source_record_id"], "e99"))
-    with EventIndex(_events(), kept, None) as index:
-        assert index.gone() == []
+def test_with_no_prior_row_or_truth_every_event_is_new_and_of_no_known_person() -> None:
+    empty_prior = _prior().slice(0, 0)
+    empty_truth = _truth().slice(0, 0)
+
+    with _index(empty_prior, empty_truth) as index:
+        assert index.units()["old_key"].is_null().all()
         assert index.persons().is_empty()
         assert index.unidentified()["person_id"].is_null().all()
