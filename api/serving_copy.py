@@ -9,15 +9,18 @@ A copy is built into a temporary file beside its destination and moved over it w
 `os.replace`: a reader has the old file open or the new one, never a half-built one, and
 the file is never changed once in place (so readers may open it `immutable`).
 
-A profile's day counts (`DAY_COUNTS`) are kept beside its document, not in it, and spliced
-in when it is read (`api/store.py`): they move on every day for every customer, and the
-rest of a profile rarely does. A day changes few customers' documents, so a copy is
-usually built from the one in place: a byte copy of it in which only the documents and
-identifiers of the customers whose rows differ between the snapshots its `meta` records and
-the current ones are rewritten (`read_previous` reads the rows at the recorded snapshots),
-and the day counts that moved are updated. It holds the rows a full build of the same
-snapshots writes. Without a copy to build on (none, another format or timeline limit, a recorded
-snapshot expired), or when most histories or timelines changed, the copy is built in full.
+A profile's day counts (`DAY_COUNTS`) are not stored: they move on every day for every
+customer, and the rest of a profile rarely does. The copy keeps instead the UTC day each
+counts from (`DAY_ANCHORS`: the day of `last_order_at`, `last_activity_at`), which moves
+only with the profile, and in `meta` the day they are counted to (`as_of_day`, the same
+for every customer); a count is the one minus the other, spliced into the profile as it is
+read (`api/store.py`). A day changes few customers' documents, so a copy is usually built
+from the one in place: a byte copy of it in which only the documents and identifiers of
+the customers whose rows differ between the snapshots its `meta` records and the current
+ones are rewritten (`read_previous` reads the rows at the recorded snapshots). It holds
+the rows a full build of the same snapshots writes. Without a copy to build on (none,
+another format or timeline limit, a recorded snapshot expired), or when most histories or
+timelines changed, the copy is built in full.
 """
 
 from __future__ import annotations
@@ -68,15 +71,17 @@ TIMELINE = (
 # Clickstream records are devices: customer_360 lists them in device_ids, not source_ids.
 CLICKSTREAM = "clickstream"
 ISO_UTC = "%Y-%m-%dT%H:%M:%S.%fZ"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 BATCH_ROWS = 50_000
 # Past this share of the customers having a changed history or timeline, a full build is
 # cheaper than rewriting them one by one in a copy of the previous file.
 FULL_BUILD_SHARE = 0.5
 # The customer_360 columns its identifiers are made of.
 IDENTITY_COLUMNS = ("customer_key", "email", "phone", *LIST_COLUMNS)
-# The profile columns stored beside its document (they change daily), in document order.
+# The profile columns served but not stored (they change daily), in document order, and
+# the stored column each counts from: the UTC day (days since 1970-01-01) of this time.
 DAY_COUNTS = ("days_since_last_order", "days_since_last_activity")
+DAY_ANCHORS = {"last_order_day": "last_order_at", "last_activity_day": "last_activity_at"}
 # The columns of a profile's document.
 PROFILE_COLUMNS = tuple(c for c in SERVED["customer_360"].column_names if c not in DAY_COUNTS)
 
@@ -87,8 +92,8 @@ create table customers (
     profile blob,       -- null: the key is only in dim_customer (a customer who left)
     history blob not null,
     timeline blob,
-    days_since_last_order integer,  -- the profile's day counts (DAY_COUNTS)
-    days_since_last_activity integer
+    last_order_day integer,  -- the days the profile's day counts count from (DAY_ANCHORS)
+    last_activity_day integer
 );
 create table identifiers (
     kind text not null,  -- email, phone, source
@@ -139,7 +144,6 @@ class _Changes:
     histories: list[int]
     timelines: list[int]
     identifiers: list[int]  # every identifier row of these keys is replaced
-    day_counts: list[int]  # profiles whose day counts moved: only those are updated
 
     def customers(self) -> int:
         """How many customers have a document or identifier rewritten."""
@@ -265,6 +269,7 @@ def build_serving_copy(
             }
             for name, rows in tables.items():
                 con.register(name, rows)
+            as_of_day = _as_of_day(con)
             changes = None
             if previous is not None:
                 changes = _start_from(destination, temporary, previous, tables, timeline_limit)
@@ -287,6 +292,7 @@ def build_serving_copy(
                     "customers": profiles,
                     "keys": keys,
                     "identifiers": identifiers,
+                    "as_of_day": as_of_day,
                     "snapshots": {
                         name: {
                             "snapshot_id": ref.snapshot_id,
@@ -464,7 +470,6 @@ def _changes(tables: Mapping[str, pa.Table], previous: PreviousRows) -> _Changes
         histories=sorted(histories),
         timelines=sorted(timelines),
         identifiers=sorted(changed("customer_360", IDENTITY_COLUMNS)),
-        day_counts=sorted(changed("customer_360", ("customer_key", *DAY_COUNTS)) - moved),
     )
 
 
@@ -503,10 +508,9 @@ def _write_changes(
         _scoped(con, changes.added, _documents_sql(limit, SCOPE)),
     )
     for columns, keys, query in (
-        (("profile",), changes.profiles, _profiles_sql(SCOPE)),
+        (("profile", *DAY_ANCHORS), changes.profiles, _profiles_sql(SCOPE)),
         (("history",), changes.histories, _histories_sql(SCOPE)),
         (("timeline",), changes.timelines, _timelines_sql(SCOPE, limit)),
-        (DAY_COUNTS, changes.day_counts, _day_counts_sql(SCOPE)),
     ):
         assignments = ", ".join(f"{c} = ?{i}" for i, c in enumerate(columns, start=2))
         _insert(
@@ -589,44 +593,64 @@ def _in(scope: str) -> str:
 
 def _documents_sql(timeline_limit: int, scope: str) -> str:
     """One row per customer key in `scope`, in key order: its profile, history and
-    timeline as JSON text, and its profile's day counts."""
+    timeline as JSON text, and its profile's `DAY_ANCHORS`."""
     return f"""
         with keys as (select customer_key from {scope}),
         profiles as ({_profiles_sql("keys")}),
         histories as ({_histories_sql("keys")}),
-        timelines as ({_timelines_sql("keys", timeline_limit)}),
-        day_counts as ({_day_counts_sql("keys")})
-        select customer_key, profile, history, timeline, {", ".join(DAY_COUNTS)}
+        timelines as ({_timelines_sql("keys", timeline_limit)})
+        select customer_key, profile, history, timeline, {", ".join(DAY_ANCHORS)}
         from keys
         left join profiles using (customer_key)
         left join histories using (customer_key)
         left join timelines using (customer_key)
-        left join day_counts using (customer_key)
         order by customer_key
     """
 
 
 def _profiles_sql(scope: str) -> str:
-    """(customer_key, profile) for each key in `scope`: null for a key not in customer_360."""
+    """(customer_key, profile, *DAY_ANCHORS) for each key in `scope`: nulls for a key not in
+    customer_360."""
     return f"""
-        select customer_key, encode(profiles.body::varchar) as profile
+        select customer_key, encode(profiles.body::varchar) as profile, {", ".join(DAY_ANCHORS)}
         from {scope} left join (
             select customer_key,
-                   to_json({_struct(SERVED["customer_360"], without=DAY_COUNTS)}) as body
+                   to_json({_struct(SERVED["customer_360"], without=DAY_COUNTS)}) as body,
+                   {_anchors()}
             from customer_360 where {_in(scope)}
         ) profiles using (customer_key)
     """
 
 
-def _day_counts_sql(scope: str) -> str:
-    """(customer_key, *DAY_COUNTS) for each key in `scope` (nulls for a key not in
-    customer_360)."""
-    return f"""
-        select customer_key, {", ".join(DAY_COUNTS)}
-        from {scope} left join (
-            select customer_key, {", ".join(DAY_COUNTS)} from customer_360 where {_in(scope)}
-        ) using (customer_key)
+def _anchors() -> str:
+    """customer_360's `DAY_ANCHORS`, as columns of a select."""
+    return ", ".join(f"{_utc_day(column)} as {anchor}" for anchor, column in DAY_ANCHORS.items())
+
+
+def _utc_day(column: str) -> str:
+    return f"""(("{column}" at time zone 'UTC')::date - date '1970-01-01')"""
+
+
+def _as_of_day(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The day customer_360's day counts count to (None: no count is set), from every count
+    and its anchor.
+
+    Raises:
+        ServingCopyError: the counts disagree on it: the copy keeps one as-of day.
     """
+    pairs = " union ".join(
+        f"select {_utc_day(column)} + {count} as day from customer_360 where {count} is not null"
+        for count, column in zip(DAY_COUNTS, DAY_ANCHORS.values(), strict=True)
+    )
+    days = [
+        day for (day,) in con.execute(f"select distinct day from ({pairs}) order by day").fetchall()
+    ]
+    if len(days) > 1:
+        raise ServingCopyError(
+            f"customer_360's day counts count to {len(days)} different days (days "
+            f"{days[0]} to {days[-1]} since 1970-01-01), not to one as-of date: rebuild the marts"
+        )
+    return days[0] if days else None
 
 
 def _histories_sql(scope: str) -> str:

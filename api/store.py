@@ -19,11 +19,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from api.serving_copy import DAY_COUNTS, FORMAT_VERSION
+from api.serving_copy import DAY_ANCHORS, DAY_COUNTS, FORMAT_VERSION
 
 DOCUMENTS = ("profile", "history", "timeline")
-# A profile as stored: its document and, beside it, its day counts.
-PROFILE = ("profile", *DAY_COUNTS)
+# A profile as stored: its document and, beside it, the days its day counts count from.
+PROFILE = ("profile", *DAY_ANCHORS)
 
 
 class ServingCopyMissingError(RuntimeError):
@@ -40,6 +40,7 @@ class ServingCopy:
     built_at: datetime
     customers: int
     snapshots: dict[str, dict[str, Any]]
+    as_of_day: int | None  # the day the profiles' day counts count to (days since 1970-01-01)
 
     def document(self, kind: str, customer_key: int) -> bytes | None:
         """The JSON document (`profile`, `history` or `timeline`) of a customer."""
@@ -53,7 +54,7 @@ class ServingCopy:
         ).fetchone()
         if row is None:
             return None
-        return with_day_counts(*row) if profile else row[0]
+        return with_day_counts(row[0], self.as_of_day, *row[1:]) if profile else row[0]
 
     def profiles_by(self, kind: str, value: str) -> list[bytes]:
         """The profiles of every customer an identifier (`email`, `phone` or `source`,
@@ -65,7 +66,11 @@ class ServingCopy:
             " order by i.customer_key",
             (kind, value),
         ).fetchall()
-        return [document for row in rows if (document := with_day_counts(*row)) is not None]
+        return [
+            document
+            for row in rows
+            if (document := with_day_counts(row[0], self.as_of_day, *row[1:])) is not None
+        ]
 
 
 class ServingStore:
@@ -123,17 +128,25 @@ def _open(path: Path, identity: tuple[int, int, int]) -> ServingCopy:
         built_at=datetime.fromisoformat(meta["built_at"]),
         customers=int(meta["customers"]),
         snapshots=meta["snapshots"],
+        as_of_day=meta["as_of_day"],
     )
 
 
-def with_day_counts(profile: bytes | None, *day_counts: int | None) -> bytes | None:
+def with_day_counts(
+    profile: bytes | None, as_of_day: int | None, *anchors: int | None
+) -> bytes | None:
     """A stored profile document with its day counts (`DAY_COUNTS`) added as its last
-    members (None: the customer has no profile)."""
+    members: `as_of_day` minus each of its `anchors` (`DAY_ANCHORS`, in that order; None:
+    the customer has no profile)."""
     if profile is None:
         return None
     members = b"".join(
-        b',"%s":%s' % (name.encode(), b"null" if count is None else str(count).encode())
-        for name, count in zip(DAY_COUNTS, day_counts, strict=True)
+        b',"%s":%s'
+        % (
+            name.encode(),
+            b"null" if anchor is None or as_of_day is None else b"%d" % (as_of_day - anchor),
+        )
+        for name, anchor in zip(DAY_COUNTS, anchors, strict=True)
     )
     return profile[:-1] + members + b"}"
 

@@ -120,13 +120,13 @@ def synthetic_curated(customers: int, seed: int) -> CuratedSnapshot:
         .with_columns(
             pl.col("lifetime_value").fill_null(pl.lit(0).cast(pl.Decimal(12, 2))),
             pl.col("order_count").fill_null(0),
-            days_since_last_order=pl.lit(3, pl.Int32),
+            days_since_last_order=_days_to_as_of("last_order_at"),
             rfm_recency_score=pl.lit(5, pl.Int32),
             rfm_frequency_score=pl.lit(1, pl.Int32),
             rfm_monetary_score=pl.lit(2, pl.Int32),
             rfm_segment=pl.lit("new"),
             last_activity_at=pl.col("last_order_at"),
-            days_since_last_activity=pl.lit(3, pl.Int32),
+            days_since_last_activity=_days_to_as_of("last_order_at"),
             session_count=pl.lit(1, pl.Int32),
             converted_sessions=pl.lit(0, pl.Int32),
             conversion_rate=pl.lit(0.0),
@@ -142,6 +142,13 @@ def synthetic_curated(customers: int, seed: int) -> CuratedSnapshot:
         "fct_support_tickets": _tickets(rng, key),
     }
     return CuratedSnapshot({name: _fit(name, frame) for name, frame in tables.items()})
+
+
+def _days_to_as_of(column: str) -> pl.Expr:
+    """Days from `column`'s UTC date to the day after the newest (the marts' as-of date,
+    one for every customer, as the dbt marts count them)."""
+    day = pl.col(column).dt.date()
+    return ((day.max() - day).dt.total_days() + 1).cast(pl.Int32)
 
 
 def _fit(name: str, frame: pl.DataFrame) -> pa.Table:

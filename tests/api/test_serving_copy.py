@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute
 import pytest
 from pyiceberg.catalog import Catalog
 
@@ -77,6 +79,35 @@ def test_the_copy_records_its_build_and_the_marts_snapshots(
     assert meta["version"] == info.version
     assert meta["customers"] == info.customers == 200
     assert max(len(t["orders"]) for t in timelines) == 2  # cut to the newest two
+
+
+def test_the_copy_stores_one_as_of_day_and_serves_the_day_counts_counted_to_it(
+    curated: CuratedSnapshot, tmp_path: Path
+) -> None:
+    info = build_serving_copy(curated, tmp_path / "c.sqlite")
+    served = ServingStore(info.path).current()
+    c360 = curated.tables["customer_360"].to_pylist()
+
+    newest = max(row["last_order_at"] for row in c360 if row["last_order_at"] is not None)
+    assert served.as_of_day == (newest.date() - date(1970, 1, 1)).days + 1
+    for row in c360:
+        profile = json.loads(served.document("profile", row["customer_key"]) or b"")
+        assert profile["days_since_last_order"] == row["days_since_last_order"]
+        assert profile["days_since_last_activity"] == row["days_since_last_activity"]
+
+
+def test_day_counts_that_count_to_different_days_are_a_clear_error(
+    curated: CuratedSnapshot, tmp_path: Path
+) -> None:
+    c360 = curated.tables["customer_360"]
+    counts = pa.compute.add(c360["days_since_last_order"], pa.scalar(1, pa.int32()))
+    column = c360.schema.get_field_index("days_since_last_order")
+    skewed = c360.set_column(column, c360.schema.field(column), counts)
+
+    with pytest.raises(ServingCopyError, match="not to one as-of date"):
+        build_serving_copy(
+            CuratedSnapshot({**curated.tables, "customer_360": skewed}), tmp_path / "c.sqlite"
+        )
 
 
 def test_an_unpublished_lakehouse_is_a_clear_error(catalog: Catalog) -> None:

@@ -183,7 +183,8 @@ def test_a_copy_built_on_the_previous_one_equals_a_full_build(
 
     assert contents(path) == contents(built_afresh(day_two, tmp_path))
     # Only the changed customers' documents were rewritten: day counts moving on rewrite
-    # none (they are kept beside the profiles), yet the profiles served have the new ones.
+    # none (the copy keeps the days they count from), yet the profiles served have the new
+    # ones.
     assert info.rewritten == len(changed)
     assert sorted(p.name for p in path.parent.iterdir()) == ["customers.sqlite"]
     served = ServingStore(path).current()
