@@ -43,7 +43,7 @@ from catalog.reader import read_rows, read_snapshot
 from catalog.registry import ensure_table
 from catalog.tables import ops, staging
 from catalog.tables.definition import TableDef
-from catalog.writer import WriteResult, content_batch_id, write
+from catalog.writer import WriteResult, content_batch_id, fit_to_schema, write
 from simulator.truth import record_files
 from transforms.identity.events import EventIndex
 from transforms.identity.metrics import resolution_metrics
@@ -210,8 +210,12 @@ def resolve_lakehouse(catalog: Catalog, truth_dir: Path | None, *, run_id: str) 
         units = index.units()
         resolution = resolve_groups(records, units, prior, previous, first_new, model=kept)
         unidentified = index.unidentified()
-        events = _frame(index.keyed(resolution.groups)).cast(XREF_SCHEMA)  # type: ignore[arg-type]
-        xref = pl.concat([resolution.xref, events])
+        # Kept in Arrow: millions of event rows go to the writer without a copy into Polars.
+        xref_schema = ensure_table(catalog, staging.CUSTOMER_XREF).schema()
+        xref = pa.concat_tables(
+            fit_to_schema(rows, xref_schema, staging.CUSTOMER_XREF.identifier_name)
+            for rows in (resolution.xref.to_arrow(), index.keyed(resolution.groups))
+        )
         metrics = (
             measure(
                 resolution,
