@@ -164,7 +164,8 @@ def resolve_lakehouse(catalog: Catalog, truth_dir: Path | None, *, run_id: str) 
     started = time.perf_counter()
     snapshots = staging_snapshot_ids(catalog)
     read = _describe(snapshots)
-    last = ensure_table(catalog, staging.CUSTOMER_XREF).current_snapshot()
+    xref_table = ensure_table(catalog, staging.CUSTOMER_XREF)
+    last = xref_table.current_snapshot()
     summary = last.summary if last and last.summary else None
     if summary and read == summary.get(RESOLVED_SNAPSHOTS):
         return ResolveOutcome("unchanged")
@@ -190,7 +191,7 @@ def resolve_lakehouse(catalog: Catalog, truth_dir: Path | None, *, run_id: str) 
         create_snapshot_view(
             db,
             "prior_xref",
-            ensure_table(catalog, staging.CUSTOMER_XREF),
+            xref_table,
             last.snapshot_id if last else None,
             list(XREF_SCHEMA),
         )
@@ -211,9 +212,8 @@ def resolve_lakehouse(catalog: Catalog, truth_dir: Path | None, *, run_id: str) 
         resolution = resolve_groups(records, units, prior, previous, first_new, model=kept)
         unidentified = index.unidentified()
         # Kept in Arrow: millions of event rows go to the writer without a copy into Polars.
-        xref_schema = ensure_table(catalog, staging.CUSTOMER_XREF).schema()
         xref = pa.concat_tables(
-            fit_to_schema(rows, xref_schema, staging.CUSTOMER_XREF.identifier_name)
+            fit_to_schema(rows, xref_table.schema(), staging.CUSTOMER_XREF.identifier_name)
             for rows in (resolution.xref.to_arrow(), index.keyed(resolution.groups))
         )
         metrics = (
